@@ -1,0 +1,50 @@
+# The README's commands. Everything runs from the project's own virtual environment.
+SHELL := /bin/bash
+export UV_COMPILE_BYTECODE := 1
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# Tools that look dbt up on PATH (dagster-dbt prepare) find the project's own.
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+UV ?= uv
+VENV := .venv
+BIN := $(VENV)/bin
+MANIFEST := dbt_project/target/manifest.json
+
+.PHONY: install manifest run ui test lint bench clean
+
+install: $(BIN)/dagster
+$(BIN)/dagster: pyproject.toml uv.lock
+	$(UV) sync --frozen --python 3.11
+	@touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: config/dagster.yaml
+	@mkdir -p $(DAGSTER_HOME)
+	cp config/dagster.yaml $@
+
+# dbt's manifest is built ahead, never parsed when the code location loads.
+manifest: $(MANIFEST)
+$(MANIFEST): install $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
+	cd dbt_project && DTM_WAREHOUSE_PATH=$${DTM_WAREHOUSE_PATH:-../data/warehouse/dtm.duckdb} ../$(BIN)/dagster-dbt project prepare-and-package --file ../orchestration/dbt_project.py
+
+## make run: install, generate the sample if the landing folder is empty, load every round, print a summary
+run: install manifest $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dtm run
+
+## make ui: the Dagster UI on http://127.0.0.1:3000
+ui: install manifest $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+## make test: the whole test suite
+test: install manifest
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	cd dbt_project && ../$(BIN)/sqlfluff lint models
+
+## make bench: time the stages of make run and compare XLSX readers
+bench: install manifest $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python bench/run_bench.py
+
+clean:
+	rm -rf data .dagster_home dbt_project/target

@@ -1,0 +1,1 @@
+{{ categorise_breakdowns('idp') }}

@@ -1,0 +1,1 @@
+{{ harmonise_locations('returnee') }}

@@ -1,0 +1,1 @@
+{{ idps_by_area('admin2') }}

@@ -1,0 +1,80 @@
+with
+
+locations as (
+    select * from {{ ref('fct_returnee_locations') }}
+),
+
+rounds as (
+    select * from {{ ref('dim_round') }}
+),
+
+governorates as (
+    select * from {{ ref('dim_admin1') }}
+),
+
+by_governorate as (
+    select
+        partition_key,
+        'governorate' as area_level,
+        admin1_pcode as area_pcode,
+        count(*) as locations,
+        sum(households) as households,
+        sum(individuals) as individuals
+    from locations
+    group by all
+),
+
+national as (
+    select
+        partition_key,
+        'national' as area_level,
+        admin0_pcode as area_pcode,
+        count(*) as locations,
+        sum(households) as households,
+        sum(individuals) as individuals
+    from locations
+    group by all
+),
+
+areas as (
+    select * from by_governorate
+    union all
+    select * from national
+),
+
+current_round as (
+    select
+        areas.partition_key,
+        rounds.operation,
+        rounds.round_number,
+        rounds.reporting_date,
+        areas.area_level,
+        areas.area_pcode,
+        coalesce(governorates.admin1_name, 'Iraq') as area_name,
+        areas.locations,
+        areas.households,
+        areas.individuals as returnees,
+        rounds.previous_returnee_partition_key
+    from areas
+    inner join rounds on areas.partition_key = rounds.partition_key
+    left join governorates on areas.area_pcode = governorates.admin1_pcode
+),
+
+final as (
+    -- Returnees are cumulative: new returns are the growth since the previous round.
+    select
+        current_round.* exclude (previous_returnee_partition_key),
+        current_round.previous_returnee_partition_key as previous_partition_key,
+        case
+            when current_round.previous_returnee_partition_key is not null
+                then coalesce(previous_round.returnees, 0)
+        end as previous_returnees,
+        current_round.returnees - previous_returnees as new_returns
+    from current_round
+    left join current_round as previous_round
+        on current_round.previous_returnee_partition_key = previous_round.partition_key
+        and current_round.area_level = previous_round.area_level
+        and current_round.area_pcode = previous_round.area_pcode
+)
+
+select * from final

@@ -1,0 +1,50 @@
+with
+
+rounds as (
+    select * from {{ ref('dim_round') }}
+),
+
+idps as (
+    select * from {{ ref('idps_by_governorate') }}
+),
+
+returnees as (
+    select * from {{ ref('returnees_over_time') }}
+    where area_level = 'national'
+),
+
+idp_totals as (
+    select
+        partition_key,
+        sum(locations) as idp_locations,
+        sum(households) as idp_households,
+        sum(individuals) as idps,
+        round(100.0 * sum(in_camps) / nullif(sum(in_camps + in_critical_shelters
+            + in_private_settings + in_other_shelters), 0), 2) as idps_in_camps_pct,
+        round(100.0 * sum(in_critical_shelters) / nullif(sum(in_camps + in_critical_shelters
+            + in_private_settings + in_other_shelters), 0), 2) as idps_in_critical_shelters_pct
+    from idps
+    group by partition_key
+),
+
+final as (
+    select
+        rounds.partition_key,
+        rounds.operation,
+        rounds.admin0_pcode,
+        rounds.round_number,
+        rounds.reporting_date,
+        idp_totals.idp_locations,
+        idp_totals.idp_households,
+        idp_totals.idps,
+        idp_totals.idps_in_camps_pct,
+        idp_totals.idps_in_critical_shelters_pct,
+        returnees.locations as returnee_locations,
+        returnees.households as returnee_households,
+        returnees.returnees
+    from rounds
+    left join idp_totals on rounds.partition_key = idp_totals.partition_key
+    left join returnees on rounds.partition_key = returnees.partition_key
+)
+
+select * from final

@@ -1,0 +1,84 @@
+with
+
+published as (
+    select * from {{ ref('published_figures') }}
+),
+
+measures as (
+    select * from {{ ref('published_figure_measures') }}
+),
+
+national as (
+    select * from {{ ref('national_figures_by_round') }}
+),
+
+national_long as (
+    unpivot (
+        select
+            partition_key,
+            round_number,
+            reporting_date,
+            cast(idps as double) as idps,
+            cast(returnees as double) as returnees,
+            idps_in_camps_pct,
+            idps_in_critical_shelters_pct
+        from national
+    )
+    on idps, returnees, idps_in_camps_pct, idps_in_critical_shelters_pct
+    into name measure value warehouse_value
+),
+
+matched as (
+    select
+        published.figure,
+        published.scope,
+        published.as_of,
+        published.dtm_round,
+        published.value as published_value,
+        published.unit,
+        published.source,
+        measures.measure,
+        national_long.partition_key,
+        national_long.reporting_date,
+        national_long.warehouse_value
+    from published
+    left join measures
+        on published.figure = measures.figure
+        and published.scope = measures.scope
+    left join national_long
+        on measures.measure = national_long.measure
+        and published.dtm_round = national_long.round_number
+    -- Round numbers can repeat (Round 48 twice): take the entry nearest the published date.
+    qualify row_number() over (
+        partition by published.figure, published.scope, published.as_of
+        order by abs(date_diff('day', national_long.reporting_date,
+            try_cast(published.as_of as date))) nulls last
+    ) = 1
+),
+
+final as (
+    select
+        figure,
+        scope,
+        as_of,
+        dtm_round,
+        partition_key,
+        reporting_date as warehouse_reporting_date,
+        unit,
+        published_value,
+        warehouse_value,
+        warehouse_value - published_value as difference,
+        case
+            when measure is null then 'not comparable: the warehouse holds no such measure'
+            when dtm_round is null then 'not comparable: no DTM round given'
+            when warehouse_value is null then 'not comparable: that round is not in the warehouse'
+            when unit like 'percent%' and round(warehouse_value) = published_value
+                then 'matches to the published precision'
+            when warehouse_value = published_value then 'matches'
+            else 'differs'
+        end as status,
+        source
+    from matched
+)
+
+select * from final

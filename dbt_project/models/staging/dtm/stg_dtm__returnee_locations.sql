@@ -1,0 +1,1 @@
+{{ stg_master_list_locations('dtm_returnee_master_list') }}

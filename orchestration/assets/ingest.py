@@ -1,0 +1,190 @@
+"""Ingest: landing files → raw tables of the working DuckDB file, one batch per file and round."""
+
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from orchestration import landing
+from orchestration.partitions import WAREHOUSE_POOL, round_partitions
+from orchestration.readers.round_files import RejectedFile, RoundFile, file_digest, read_round_file
+from orchestration.resources import WarehouseResource
+from orchestration.warehouse import (
+    RAW_TABLES,
+    LoadOutcome,
+    connect,
+    ensure_raw_schema,
+    load_round_file,
+    record_rejection,
+)
+
+LANDING_ROUND_FILES = dg.AssetKey(["landing", "dtm_round_files"])
+LOAD_BATCHES = dg.AssetKey(["raw", "load_batches"])
+RAW_ASSET_KEYS = {list_type: dg.AssetKey(["raw", table]) for list_type, table in RAW_TABLES.items()}
+
+landing_round_files = dg.AssetSpec(
+    LANDING_ROUND_FILES,
+    description="DTM IDP and returnee master lists (CSV, XLSX) in the landing folder, as people "
+    "send them. Never modified or deleted by the pipeline.",
+    group_name="landing",
+    kinds={"file"},
+)
+
+
+def _read(path: Path) -> RoundFile | RejectedFile:
+    try:
+        return read_round_file(path)
+    except RejectedFile as error:
+        return error
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            RAW_ASSET_KEYS["idp"],
+            deps=[LANDING_ROUND_FILES],
+            group_name="raw",
+            kinds={"duckdb"},
+            description="DTM IDP master lists: every cell as text, canonical column "
+            "names, provenance (file, sha256, sheet, row, round, month).",
+        ),
+        dg.AssetSpec(
+            RAW_ASSET_KEYS["returnee"],
+            deps=[LANDING_ROUND_FILES],
+            group_name="raw",
+            kinds={"duckdb"},
+            description="DTM returnee master lists: every cell as text, canonical column "
+            "names, provenance (file, sha256, sheet, row, round, month).",
+        ),
+        dg.AssetSpec(
+            LOAD_BATCHES,
+            deps=[LANDING_ROUND_FILES],
+            group_name="raw",
+            kinds={"duckdb"},
+            description="One row per batch (one file's rows for one round) with its "
+            "status: accepted, superseded by a re-issue, or quarantined.",
+        ),
+    ],
+    partitions_def=round_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WAREHOUSE_POOL,
+)
+def raw_master_lists(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Read every landing file of the run's rounds and load it as a batch; refuse what cannot
+    be read, with the file, sheet, row and column, and go on with the other files."""
+    keys = set(context.partition_keys)
+    files = landing.scan(warehouse.landing)
+    grouped = landing.by_partition(files)
+    todo = [f for key in sorted(keys) for f in grouped.get(key, [])]
+    missing = sorted(keys - set(grouped))
+    if missing:
+        context.log.warning(f"No landing file for {len(missing)} round(s): {', '.join(missing[:10])}")
+    outcomes: list[LoadOutcome] = []
+    rejections: list[tuple[str, str]] = []
+    with connect(warehouse.database) as con:
+        ensure_raw_schema(con)
+        _record_unassigned(con, [f for f in files if f.round_id is None], rejections)
+        with ProcessPoolExecutor(max_workers=2) as pool:
+            for done, (landing_file, result) in enumerate(
+                zip(todo, pool.map(_read, [f.path for f in todo]), strict=True), start=1
+            ):
+                if isinstance(result, RejectedFile):
+                    error = RejectedFile(
+                        landing_file.name,
+                        result.reason,
+                        sheet=result.sheet,
+                        row=result.row,
+                        column=result.column,
+                    )
+                    record_rejection(
+                        con,
+                        landing_file.name,
+                        landing.fingerprint(landing_file),
+                        error,
+                        landing_file.round_id.partition_key,
+                        landing_file.list_type,
+                    )
+                    rejections.append((landing_file.name, str(error)))
+                    context.log.warning(f"[{done}/{len(todo)}] refused {error}")
+                    continue
+                outcome = load_round_file(con, result, landing_file.name)
+                outcomes.append(outcome)
+                context.log.info(
+                    f"[{done}/{len(todo)}] {landing_file.name}: {outcome.rows:,} rows "
+                    f"{outcome.status}" + (" (replaces an earlier version)" if outcome.replaced else "")
+                )
+        totals = _round_totals(con, keys)
+    yield from _materializations(outcomes, rejections, totals)
+
+
+def _record_unassigned(
+    con: duckdb.DuckDBPyConnection, unassigned: list[landing.LandingFile], rejections: list[tuple[str, str]]
+) -> None:
+    for landing_file in unassigned:
+        error = landing.unassigned_rejection(landing_file)
+        record_rejection(con, landing_file.name, file_digest(landing_file.path)[0], error, None, None)
+        rejections.append((landing_file.name, str(error)))
+
+
+def _round_totals(con: duckdb.DuckDBPyConnection, keys: set[str]) -> dict[str, list[tuple]]:
+    """Each list's accepted rows, households and individuals per round of the run."""
+    totals: dict[str, list[tuple]] = {}
+    for list_type, table in RAW_TABLES.items():
+        totals[list_type] = con.execute(
+            f"""
+            select partition_key, count(*) as rows,
+                   sum(try_cast(replace(households, ',', '') as bigint)) as households,
+                   sum(try_cast(replace(individuals, ',', '') as bigint)) as individuals
+            from raw.{table}
+            where partition_key in (select unnest(?::varchar[]))
+              and batch_id in (select batch_id from raw.load_batches where status = 'accepted')
+            group by partition_key order by partition_key
+            """,
+            [sorted(keys)],
+        ).fetchall()
+    return totals
+
+
+def _md_table(header: list[str], rows: list[tuple]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += [
+        "| " + " | ".join(f"{v:,}" if isinstance(v, int) else str(v) for v in row) + " |" for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def _materializations(
+    outcomes: list[LoadOutcome], rejections: list[tuple[str, str]], totals: dict[str, list[tuple]]
+):
+    counts = Counter((o.list_type, o.status) for o in outcomes)
+    for list_type, key in RAW_ASSET_KEYS.items():
+        rows = sum(o.rows for o in outcomes if o.list_type == list_type and o.status == "loaded")
+        yield dg.MaterializeResult(
+            asset_key=key,
+            metadata={
+                "dagster/row_count": rows,
+                "files_loaded": counts[(list_type, "loaded")],
+                "files_unchanged": counts[(list_type, "unchanged")],
+                "files_replacing_earlier_versions": sum(
+                    1 for o in outcomes if o.list_type == list_type and o.replaced
+                ),
+                "rounds": dg.MetadataValue.md(
+                    _md_table(["round", "locations", "households", "individuals"], totals[list_type][-40:])
+                ),
+            },
+        )
+    yield dg.MaterializeResult(
+        asset_key=LOAD_BATCHES,
+        metadata={
+            "batches_loaded": sum(1 for o in outcomes if o.status == "loaded"),
+            "files_refused": len(rejections),
+            "refused": dg.MetadataValue.md(
+                _md_table(["file", "reason"], rejections[:50]) if rejections else "none"
+            ),
+        },
+    )
+
+
+defs = dg.Definitions(assets=[landing_round_files, raw_master_lists])

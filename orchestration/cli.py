@@ -1,0 +1,121 @@
+"""`dtm`: the warehouse's command line (what `make run` calls).
+
+dtm run               generate the sample if the landing folder is empty, load every round
+                      in one Dagster run (visible in the UI), print a summary
+dtm generate-sample   write the deterministic sample landing zone
+dtm summary           print the latest round's national figures
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from orchestration import landing, settings
+from orchestration.partitions import ROUNDS_PARTITIONS_NAME
+from orchestration.rounds import sort_partition_keys
+from orchestration.warehouse import connect
+
+SUMMARY_SQL = """
+select partition_key, round_number, reporting_date, idps, returnees, idp_locations
+from marts.national_figures_by_round
+order by reporting_date desc, round_number desc
+limit 1
+"""
+
+
+def generate_sample(landing_dir: Path) -> None:
+    from orchestration.sample.generator import generate
+
+    started = time.perf_counter()
+    print(f"Generating the sample landing zone in {landing_dir} …", flush=True)
+    written = generate(landing_dir)
+    print(f"  {len(written)} master lists written in {time.perf_counter() - started:.1f} s", flush=True)
+
+
+def load_rounds(partition_keys: list[str] | None = None) -> bool:
+    """Register the landing zone's rounds as partitions and load them in one run."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    files = landing.scan(settings.landing_dir())
+    keys = sort_partition_keys(list(landing.by_partition(files)))
+    if partition_keys:
+        keys = [k for k in keys if k in set(partition_keys)]
+    if not keys:
+        print(f"No round files in {settings.landing_dir()}: nothing to load.", file=sys.stderr)
+        return False
+    instance = dg.DagsterInstance.get()
+    known = set(instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME))
+    instance.add_dynamic_partitions(ROUNDS_PARTITIONS_NAME, [k for k in keys if k not in known])
+    ordered = [k for k in instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME) if k in set(keys)]
+    print(f"Loading {len(ordered)} round(s), {ordered[0]} … {ordered[-1]}, in one run", flush=True)
+    started = time.perf_counter()
+    result = defs.get_job_def("load_rounds").execute_in_process(
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": ordered[0],
+            "dagster/asset_partition_range_end": ordered[-1],
+        },
+        raise_on_error=False,
+    )
+    print(
+        f"Run {result.run_id} {'succeeded' if result.success else 'FAILED'} in "
+        f"{time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
+    return result.success
+
+
+def print_summary() -> None:
+    if not settings.warehouse_path().exists():
+        print(f"No warehouse yet at {settings.warehouse_path()}.")
+        return
+    with connect(settings.warehouse_path(), read_only=True) as con:
+        row = con.execute(SUMMARY_SQL).fetchall()
+        rejected = con.execute(
+            "select source_file, reason from raw.file_rejections order by source_file"
+        ).fetchall()
+    if not row:
+        print("The warehouse holds no round yet.")
+        return
+    key, number, day, idps, returnees, locations = row[0]
+    print()
+    print(f"Latest round: Round {number} ({day:%d %B %Y}), partition {key}")
+    print(f"  IDPs (individuals):      {idps:>12,} in {locations:,} locations")
+    print(f"  Returnees (individuals): {returnees or 0:>12,}")
+    print(f"Warehouse: {settings.warehouse_path()}")
+    for source_file, reason in rejected:
+        print(f"  refused: {source_file}: {reason}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="dtm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="load every round of the landing folder (sample if empty)")
+    sample = commands.add_parser("generate-sample", help="write the sample landing zone")
+    sample.add_argument("--landing", type=Path, default=None)
+    commands.add_parser("summary", help="print the latest round's national figures")
+    args = parser.parse_args(argv)
+
+    if args.command == "generate-sample":
+        generate_sample(args.landing or settings.landing_dir())
+        return 0
+    if args.command == "summary":
+        print_summary()
+        return 0
+    landing_dir = settings.landing_dir()
+    if not landing_dir.exists() or not any(landing_dir.iterdir()):
+        generate_sample(landing_dir)
+    ok = load_rounds()
+    print_summary()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

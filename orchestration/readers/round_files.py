@@ -1,0 +1,382 @@
+"""Turn a DTM master-list file (CSV or XLSX, any header era) into raw rows of text.
+
+Nothing is narrowed: every column is kept, known ones under their canonical name (through the
+one header-alias table), unknown ones in `extra_columns`. Each file is checked against its own
+totals row, which is never loaded as a location.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+from python_calamine import CalamineWorkbook
+
+from orchestration.reference import alias_lookup, normalise_header
+from orchestration.rounds import NAMING_HINT, RoundId, parse_round_text
+
+HEADER_SEARCH_ROWS = 30
+MIN_KNOWN_HEADERS = 5
+_TOTALS = re.compile(r"^\s*totals?\b", re.IGNORECASE)
+_LOCATIONS_IN_TOTALS = re.compile(r"locations?\s*:?\s*([\d,.\s]+)", re.IGNORECASE)
+_NUMBER = re.compile(r"^-?\d+(\.0+)?$")
+
+
+class RejectedFile(Exception):
+    """A file the warehouse refuses, with where and why: file, sheet, row, column."""
+
+    def __init__(
+        self,
+        file: str,
+        reason: str,
+        *,
+        sheet: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.file, self.reason, self.sheet, self.row, self.column = file, reason, sheet, row, column
+        where = ", ".join(
+            part
+            for part in (
+                f"sheet '{sheet}'" if sheet else "",
+                f"row {row}" if row else "",
+                f"column '{column}'" if column else "",
+            )
+            if part
+        )
+        super().__init__(f"{file}{' (' + where + ')' if where else ''}: {reason}")
+
+
+@dataclass
+class RoundFile:
+    """A master-list file read into canonical raw rows, with its provenance."""
+
+    path: Path
+    sha256: str
+    size: int
+    list_type: str
+    round_id: RoundId
+    file_date: date
+    sheet: str | None
+    header_row: int
+    frame: pd.DataFrame  # canonical columns (text), source_row_number, extra_columns
+    header_map: dict[str, str | None]  # header as printed → canonical column (None: unknown)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def unknown_columns(self) -> list[str]:
+        return [header for header, canonical in self.header_map.items() if canonical is None]
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def read_round_file(path: Path) -> RoundFile:
+    """Read one master list; raise RejectedFile naming the file, sheet, row and column."""
+    name = path.name
+    named = parse_round_text(path.stem)
+    sha256, size = file_digest(path)
+    if size == 0:
+        raise RejectedFile(name, "the file is empty")
+    sheet, rows = _load_rows(path, named.list_type)
+    list_type = named.list_type
+    header_index = _find_header(rows, list_type)
+    if header_index is None:
+        expected = "IDP or returnee" if list_type is None else list_type.upper()
+        raise RejectedFile(
+            name,
+            f"no header row of a DTM {expected} master list in the first "
+            f"{HEADER_SEARCH_ROWS} rows (looked for Governorate, Families/Households, "
+            "Individuals, …)",
+            sheet=sheet,
+        )
+    titled = parse_round_text(" ".join(" ".join(r) for r in rows[:header_index]))
+    list_type = list_type or titled.list_type
+    round_number = named.round_number or titled.round_number
+    file_date = named.file_date or titled.file_date
+    if list_type is None or round_number is None or file_date is None:
+        missing = [
+            what
+            for what, value in (
+                ("IDP or Returnee", list_type),
+                ("round number", round_number),
+                ("date", file_date),
+            )
+            if value is None
+        ]
+        raise RejectedFile(
+            name,
+            f"cannot tell the {', '.join(missing)} from the name or the title rows: {NAMING_HINT}",
+            sheet=sheet,
+        )
+    header = rows[header_index]
+    header_map, canonical_by_position = _map_header(name, sheet, header_index, header, list_type)
+    body, totals_row, totals_index = _split_body(name, sheet, rows, header_index)
+    frame = _to_frame(body, header, canonical_by_position, header_index)
+    warnings = []
+    if totals_row is None:
+        warnings.append("no totals row: the location count and column sums could not be checked")
+    else:
+        _check_totals(name, sheet, frame, totals_row, totals_index, header, canonical_by_position)
+    return RoundFile(
+        path,
+        sha256,
+        size,
+        list_type,
+        RoundId.of(round_number, file_date),
+        file_date,
+        sheet,
+        header_index + 1,
+        frame,
+        header_map,
+        warnings,
+    )
+
+
+def _load_rows(path: Path, list_type: str | None) -> tuple[str | None, list[list[str]]]:
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"):
+        return _load_workbook(path, list_type)
+    if suffix in (".csv", ".txt"):
+        return None, _load_csv(path)
+    raise RejectedFile(path.name, f"'{suffix}' is not a format the warehouse reads (CSV or XLSX)")
+
+
+def _load_csv(path: Path) -> list[list[str]]:
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "cp1256"):  # cp1256: Arabic Windows exports
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover — cp1256 decodes almost anything; kept for a clear message
+        raise RejectedFile(path.name, "the text is neither UTF-8 nor Windows-1256")
+    if "\x00" in text:
+        raise RejectedFile(path.name, "the file holds binary data (NUL bytes), not CSV text")
+    try:
+        dialect = csv.Sniffer().sniff(text[:20000], delimiters=",;\t")
+        delimiter = dialect.delimiter
+    except csv.Error:
+        delimiter = ","
+    return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+
+
+def _load_workbook(path: Path, list_type: str | None) -> tuple[str, list[list[str]]]:
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+    except Exception as error:  # calamine raises its own error types for broken workbooks
+        raise RejectedFile(path.name, f"not a readable workbook ({error})") from error
+    names = list(workbook.sheet_names)
+    # The data sheet is named like `RETURNEE DATASET`; otherwise the first sheet with a header.
+    ordered = sorted(names, key=lambda n: (0 if "DATASET" in n.upper() else 1, names.index(n)))
+    for sheet in ordered:
+        rows = [[_cell_text(v) for v in row] for row in workbook.get_sheet_by_name(sheet).to_python()]
+        if _find_header(rows, list_type) is not None:
+            return sheet, rows
+    raise RejectedFile(path.name, f"no sheet holds a DTM master-list header (sheets: {', '.join(names)})")
+
+
+def _cell_text(value: object) -> str:
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value).strip() if value is not None else ""
+
+
+def _find_header(rows: list[list[str]], list_type: str | None) -> int | None:
+    lookups = [alias_lookup(list_type)] if list_type else [alias_lookup("idp"), alias_lookup("returnee")]
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        keys = {normalise_header(cell) for cell in row if cell}
+        for lookup in lookups:
+            known = {lookup[k] for k in keys if k in lookup}
+            if (
+                len(known) >= MIN_KNOWN_HEADERS
+                and "governorate" in known
+                and ("households" in known or "individuals" in known)
+            ):
+                return index
+    return None
+
+
+def _map_header(
+    name: str, sheet: str | None, header_index: int, header: list[str], list_type: str
+) -> tuple[dict[str, str | None], list[str | None]]:
+    lookup = alias_lookup(list_type)
+    header_map: dict[str, str | None] = {}
+    by_position: list[str | None] = []
+    seen: dict[str, str] = {}
+    for position, cell in enumerate(header):
+        canonical = lookup.get(normalise_header(cell)) if cell else None
+        if canonical is not None:
+            if canonical in seen:
+                raise RejectedFile(
+                    name,
+                    f"columns '{seen[canonical]}' and '{cell}' both mean {canonical}",
+                    sheet=sheet,
+                    row=header_index + 1,
+                    column=cell,
+                )
+            seen[canonical] = cell
+        label = cell or f"(column {position + 1})"
+        header_map[label] = canonical
+        by_position.append(canonical)
+    for required in ("location_id", "governorate", "district", "households", "individuals"):
+        if required not in seen:
+            raise RejectedFile(
+                name,
+                f"required column {required} is missing (no known spelling of it in the header)",
+                sheet=sheet,
+                row=header_index + 1,
+            )
+    return header_map, by_position
+
+
+def _split_body(
+    name: str, sheet: str | None, rows: list[list[str]], header_index: int
+) -> tuple[list[tuple[int, list[str]]], list[str] | None, int | None]:
+    body: list[tuple[int, list[str]]] = []
+    totals_row, totals_index = None, None
+    for index in range(header_index + 1, len(rows)):
+        row = rows[index]
+        if not any(row):
+            continue
+        if totals_row is not None:
+            raise RejectedFile(name, "data after the totals row", sheet=sheet, row=index + 1)
+        first = next(cell for cell in row if cell)
+        if _TOTALS.match(first):
+            totals_row, totals_index = row, index
+            continue
+        body.append((index, row))
+    return body, totals_row, totals_index
+
+
+def _to_frame(
+    body: list[tuple[int, list[str]]],
+    header: list[str],
+    canonical_by_position: list[str | None],
+    header_index: int,
+) -> pd.DataFrame:
+    width = len(header)
+    cells = pd.DataFrame([row for _, row in body], dtype="string")
+    for position in range(cells.shape[1], width):
+        cells[position] = pd.NA
+    cells = cells.replace("", pd.NA)
+    frame = pd.DataFrame(
+        {canonical: cells[i] for i, canonical in enumerate(canonical_by_position) if canonical},
+        dtype="string",
+    )
+    frame.insert(0, "source_row_number", pd.array([i + 1 for i, _ in body], dtype="int64"))
+    # Unknown columns, and cells beyond the header, are kept as JSON: raw is never narrowed.
+    unknown = {i: header[i] or f"(column {i + 1})" for i, c in enumerate(canonical_by_position) if c is None}
+    unknown.update({i: f"(column {i + 1})" for i in range(width, cells.shape[1])})
+    extras = [None] * len(frame)
+    if unknown:
+        picked = cells[list(unknown)].rename(columns=unknown)
+        extras = [
+            json.dumps({k: v for k, v in row.items() if not pd.isna(v)}, ensure_ascii=False) or None
+            for row in picked.to_dict("records")
+        ]
+        extras = [e if e != "{}" else None for e in extras]
+    frame["extra_columns"] = pd.array(extras, dtype="string")
+    return frame
+
+
+def count_columns(columns: list[str | None]) -> list[str]:
+    """The canonical columns that hold counts: checked against the totals row."""
+    return [c for c in columns if c and (c in ("households", "individuals") or "__" in c)]
+
+
+def parse_count(text: str | None) -> int | None:
+    """A count as files write it: `277,518`, `6`, `6.0`, or empty (None)."""
+    if text is None or text == "":
+        return None
+    cleaned = text.replace(",", "").replace(" ", "").replace("\u00a0", "")
+    if not _NUMBER.match(cleaned):
+        raise ValueError(text)
+    return int(float(cleaned))
+
+
+def _check_totals(
+    name: str,
+    sheet: str | None,
+    frame: pd.DataFrame,
+    totals: list[str],
+    totals_index: int,
+    header: list[str],
+    canonical_by_position: list[str | None],
+) -> None:
+    row_number = totals_index + 1
+    first = next(cell for cell in totals if cell)
+    if match := _LOCATIONS_IN_TOTALS.search(first):
+        stated = parse_count(match[1].strip())
+        if stated != len(frame):
+            raise RejectedFile(
+                name,
+                f"the totals row states {stated:,} locations but the file has {len(frame):,} location rows",
+                sheet=sheet,
+                row=row_number,
+            )
+    for position, canonical in enumerate(canonical_by_position):
+        if canonical not in count_columns([canonical]) or position >= len(totals):
+            continue
+        try:
+            stated = parse_count(totals[position])
+        except ValueError:
+            raise RejectedFile(
+                name,
+                f"the totals row has '{totals[position]}', not a number",
+                sheet=sheet,
+                row=row_number,
+                column=header[position],
+            ) from None
+        if stated is None:
+            continue
+        total, bad_index = _column_sum(frame[canonical])
+        if bad_index is not None:
+            raise RejectedFile(
+                name,
+                f"'{frame[canonical].iloc[bad_index]}' is not a count",
+                sheet=sheet,
+                row=int(frame["source_row_number"].iloc[bad_index]),
+                column=header[position],
+            )
+        if total != stated:
+            raise RejectedFile(
+                name,
+                f"the column sums to {total:,} but the totals row states {stated:,}",
+                sheet=sheet,
+                row=row_number,
+                column=header[position],
+            )
+
+
+def _column_sum(column: pd.Series) -> tuple[int, int | None]:
+    """The sum of a count column, or the position of its first cell that is not a count."""
+    numbers = pd.to_numeric(column, errors="coerce").astype("Float64")
+    # The fast parse misses thousands separators: only those cells take the slow path.
+    retry = numbers.isna() & column.notna()
+    for position in retry.to_numpy().nonzero()[0]:
+        try:
+            numbers.iloc[position] = parse_count(column.iloc[position])
+        except ValueError:
+            return 0, int(position)
+    whole = numbers.fillna(0)
+    if (whole % 1 != 0).any():
+        return 0, int((whole % 1 != 0).to_numpy().argmax())
+    return int(whole.sum()), None

@@ -1,0 +1,75 @@
+"""The landing sensor: new or changed files add their round partitions and start runs."""
+
+import json
+
+import dagster as dg
+
+from orchestration import landing
+from orchestration.jobs import rounds_job
+from orchestration.partitions import ROUNDS_PARTITIONS_NAME
+from orchestration.resources import WarehouseResource
+from orchestration.rounds import sort_partition_keys
+
+
+def contiguous_groups(changed: list[str], ordered: list[str]) -> list[list[str]]:
+    """Changed partitions as runs of neighbours in partition order: one run each, so a
+    single-run backfill never rebuilds untouched rounds that happen to lie between."""
+    position = {key: i for i, key in enumerate(ordered)}
+    groups: list[list[str]] = []
+    for key in sorted(changed, key=position.__getitem__):
+        if groups and position[key] == position[groups[-1][-1]] + 1:
+            groups[-1].append(key)
+        else:
+            groups.append([key])
+    return groups
+
+
+def run_request_for(group: list[str]) -> dg.RunRequest:
+    if len(group) == 1:
+        return dg.RunRequest(run_key=None, partition_key=group[0])
+    return dg.RunRequest(
+        run_key=None,
+        tags={
+            "dagster/asset_partition_range_start": group[0],
+            "dagster/asset_partition_range_end": group[-1],
+        },
+    )
+
+
+@dg.sensor(job=rounds_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    """Register new round files (sha256), add their partitions, and load the changed rounds."""
+    known = set(context.instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME))
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    first_tick = not context.cursor
+    files = landing.scan(warehouse.landing)
+    current: dict[str, str] = {}
+    changed: set[str] = set()
+    for landing_file in files:
+        if landing_file.round_id is None:
+            context.log.warning(
+                f"{landing_file.name}: no round can be told from it; it will be "
+                "recorded as refused at the next load"
+            )
+            continue
+        digest = landing.fingerprint(landing_file)
+        current[landing_file.name] = digest
+        key = landing_file.round_id.partition_key
+        # On the first tick, rounds already registered (by `make run`) count as loaded.
+        if seen.get(landing_file.name) != digest and not (first_tick and key in known):
+            changed.add(key)
+    new_keys = sort_partition_keys(sorted({f.round_id.partition_key for f in files if f.round_id} - known))
+    ordered = [*context.instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME), *new_keys]
+    requests = [run_request_for(group) for group in contiguous_groups(sorted(changed), ordered)]
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[round_partitions_request(new_keys)] if new_keys else [],
+        cursor=json.dumps(current, sort_keys=True),
+    )
+
+
+def round_partitions_request(keys: list[str]) -> dg.AddDynamicPartitionsRequest:
+    return dg.AddDynamicPartitionsRequest(partitions_def_name=ROUNDS_PARTITIONS_NAME, partition_keys=keys)
+
+
+defs = dg.Definitions(sensors=[landing_sensor])

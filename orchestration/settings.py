@@ -1,0 +1,33 @@
+"""Where the warehouse keeps its files. Every path can be moved with an environment variable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
+
+# The DTM operation every key carries, as IOM's own API names it. A second operation is
+# configuration and reference data, not new code.
+OPERATION = "Iraq conflict"
+ADMIN0_PCODE = "IRQ"
+
+
+def _path(variable: str, default: Path) -> Path:
+    return Path(os.environ.get(variable, default)).expanduser().resolve()
+
+
+def data_dir() -> Path:
+    return _path("DTM_DATA_DIR", PROJECT_ROOT / "data")
+
+
+def landing_dir() -> Path:
+    """Files as people send them. The pipeline never modifies or deletes anything here."""
+    return _path("DTM_LANDING_DIR", data_dir() / "landing")
+
+
+def warehouse_path() -> Path:
+    """The working DuckDB file (raw → marts), written by one process at a time."""
+    return _path("DTM_WAREHOUSE_PATH", data_dir() / "warehouse" / "dtm.duckdb")

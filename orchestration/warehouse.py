@@ -1,0 +1,222 @@
+"""The raw layer of the working DuckDB file: batches, rejections and one table per list.
+
+Every load is a batch (one file's rows for one partition) with a status. Staging reads accepted
+batches only, so a later full refresh can never pull a superseded or quarantined file back in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from orchestration.reference import canonical_columns
+from orchestration.settings import ADMIN0_PCODE, OPERATION
+
+RAW_TABLES = {"idp": "dtm_idp_master_list", "returnee": "dtm_returnee_master_list"}
+PROVENANCE_COLUMNS = {
+    "batch_id": "VARCHAR NOT NULL",
+    "partition_key": "VARCHAR NOT NULL",
+    "operation": "VARCHAR NOT NULL",
+    "admin0_pcode": "VARCHAR NOT NULL",
+    "round_number": "INTEGER NOT NULL",
+    "reporting_month": "VARCHAR NOT NULL",
+    "file_date": "DATE NOT NULL",
+    "source_file": "VARCHAR NOT NULL",
+    "source_sha256": "VARCHAR NOT NULL",
+    "sheet_name": "VARCHAR",
+    "source_row_number": "INTEGER NOT NULL",
+    "ingested_at": "TIMESTAMP NOT NULL",
+}
+
+_DDL = """
+create schema if not exists raw;
+create table if not exists raw.load_batches (
+    batch_id varchar primary key,
+    partition_key varchar not null,
+    operation varchar not null,
+    admin0_pcode varchar not null,
+    round_number integer not null,
+    reporting_month varchar not null,
+    file_date date not null,
+    list_type varchar not null,
+    raw_table varchar not null,
+    source_file varchar not null,
+    source_sha256 varchar not null,
+    source_size bigint not null,
+    sheet_name varchar,
+    header_row integer,
+    row_count integer not null,
+    header_map json,
+    unknown_columns json,
+    warnings json,
+    status varchar not null,          -- accepted | superseded | quarantined
+    status_reason varchar,
+    loaded_at timestamp not null,
+    status_changed_at timestamp not null
+);
+create table if not exists raw.file_rejections (
+    source_file varchar not null,
+    source_sha256 varchar not null,
+    partition_key varchar,
+    list_type varchar,
+    reason varchar not null,
+    sheet_name varchar,
+    row_number integer,
+    column_name varchar,
+    rejected_at timestamp not null,
+    primary key (source_file, source_sha256)
+);
+"""
+
+
+@contextmanager
+def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect(str(path), read_only=read_only)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw layer, and add any canonical column the alias table gained since."""
+    con.execute(_DDL)
+    for list_type, table in RAW_TABLES.items():
+        columns = {
+            **PROVENANCE_COLUMNS,
+            **dict.fromkeys(canonical_columns(list_type), "VARCHAR"),
+            "extra_columns": "JSON",
+        }
+        definition = ", ".join(f'"{name}" {kind}' for name, kind in columns.items())
+        con.execute(f"create table if not exists raw.{table} ({definition})")
+        existing = {
+            row[0]
+            for row in con.execute(
+                "select column_name from information_schema.columns where table_schema = 'raw' "
+                "and table_name = ?",
+                [table],
+            ).fetchall()
+        }
+        for name, kind in columns.items():
+            if name not in existing:
+                con.execute(f'alter table raw.{table} add column "{name}" {kind.replace(" NOT NULL", "")}')
+
+
+@dataclass(frozen=True)
+class LoadOutcome:
+    batch_id: str
+    source_file: str
+    partition_key: str
+    list_type: str
+    rows: int
+    status: str  # loaded | unchanged
+    replaced: tuple[str, ...] = ()
+
+
+def batch_id_for(partition_key: str, list_type: str, sha256: str) -> str:
+    return f"{partition_key}/{list_type}/{sha256[:16]}"
+
+
+def load_round_file(con: duckdb.DuckDBPyConnection, round_file, source_name: str) -> LoadOutcome:
+    """Load one read file as a batch. The same bytes again change nothing; a new version of the
+    same round and list supersedes the earlier batch, which stays in raw for the record."""
+    key = round_file.round_id.partition_key
+    batch_id = batch_id_for(key, round_file.list_type, round_file.sha256)
+    if con.execute("select 1 from raw.load_batches where batch_id = ?", [batch_id]).fetchall():
+        return LoadOutcome(
+            batch_id, source_name, key, round_file.list_type, len(round_file.frame), "unchanged"
+        )
+    now = datetime.now(UTC).replace(tzinfo=None)
+    table = RAW_TABLES[round_file.list_type]
+    frame = round_file.frame.assign(
+        batch_id=batch_id,
+        partition_key=key,
+        operation=OPERATION,
+        admin0_pcode=ADMIN0_PCODE,
+        round_number=round_file.round_id.round_number,
+        reporting_month=round_file.round_id.reporting_month,
+        file_date=round_file.file_date,
+        source_file=source_name,
+        source_sha256=round_file.sha256,
+        sheet_name=round_file.sheet,
+        ingested_at=now,
+    )
+    con.execute("begin transaction")
+    try:
+        replaced = [
+            row[0]
+            for row in con.execute(
+                "update raw.load_batches set status = 'superseded', status_changed_at = ?, "
+                "status_reason = 'replaced by ' || ? where partition_key = ? and list_type = ? "
+                "and status = 'accepted' returning batch_id",
+                [now, source_name, key, round_file.list_type],
+            ).fetchall()
+        ]
+        con.register("incoming_rows", frame)
+        con.execute(f"insert into raw.{table} by name select * from incoming_rows")
+        con.unregister("incoming_rows")
+        con.execute(
+            "insert into raw.load_batches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "'accepted', null, ?, ?)",
+            [
+                batch_id,
+                key,
+                OPERATION,
+                ADMIN0_PCODE,
+                round_file.round_id.round_number,
+                round_file.round_id.reporting_month,
+                round_file.file_date,
+                round_file.list_type,
+                table,
+                source_name,
+                round_file.sha256,
+                round_file.size,
+                round_file.sheet,
+                round_file.header_row,
+                len(frame),
+                json.dumps(round_file.header_map, ensure_ascii=False),
+                json.dumps(round_file.unknown_columns, ensure_ascii=False),
+                json.dumps(round_file.warnings),
+                now,
+                now,
+            ],
+        )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return LoadOutcome(
+        batch_id, source_name, key, round_file.list_type, len(frame), "loaded", tuple(replaced)
+    )
+
+
+def record_rejection(
+    con: duckdb.DuckDBPyConnection,
+    source_name: str,
+    sha256: str,
+    error,
+    partition_key: str | None,
+    list_type: str | None,
+) -> None:
+    con.execute(
+        "insert or replace into raw.file_rejections values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            source_name,
+            sha256,
+            partition_key,
+            list_type,
+            error.reason,
+            error.sheet,
+            error.row,
+            error.column,
+            datetime.now(UTC).replace(tzinfo=None),
+        ],
+    )
