@@ -13,8 +13,10 @@ import sys
 import time
 from pathlib import Path
 
+import dagster as dg
+
 from orchestration import landing, settings
-from orchestration.partitions import ROUNDS_PARTITIONS_NAME
+from orchestration.partitions import ROUNDS_PARTITIONS_NAME, contiguous_groups, partition_range_tags
 from orchestration.rounds import sort_partition_keys
 from orchestration.warehouse import connect
 
@@ -35,39 +37,38 @@ def generate_sample(landing_dir: Path) -> None:
     print(f"  {len(written)} master lists written in {time.perf_counter() - started:.1f} s", flush=True)
 
 
-def load_rounds(partition_keys: list[str] | None = None) -> bool:
-    """Register the landing zone's rounds as partitions and load them in one run."""
-    import dagster as dg
-
-    from orchestration.definitions import defs
-
-    files = landing.scan(settings.landing_dir())
+def load_rounds(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    landing_dir: Path,
+    partition_keys: list[str] | None = None,
+) -> dg.ExecuteInProcessResult | None:
+    """Register the landing folder's rounds as partitions and load them in one run."""
+    files = landing.scan(landing_dir)
     keys = sort_partition_keys(list(landing.by_partition(files)))
     if partition_keys:
         keys = [k for k in keys if k in set(partition_keys)]
     if not keys:
-        print(f"No round files in {settings.landing_dir()}: nothing to load.", file=sys.stderr)
-        return False
-    instance = dg.DagsterInstance.get()
+        print(f"No round files in {landing_dir}: nothing to load.", file=sys.stderr)
+        return None
     known = set(instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME))
     instance.add_dynamic_partitions(ROUNDS_PARTITIONS_NAME, [k for k in keys if k not in known])
-    ordered = [k for k in instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME) if k in set(keys)]
-    print(f"Loading {len(ordered)} round(s), {ordered[0]} … {ordered[-1]}, in one run", flush=True)
-    started = time.perf_counter()
-    result = defs.get_job_def("load_rounds").execute_in_process(
-        instance=instance,
-        tags={
-            "dagster/asset_partition_range_start": ordered[0],
-            "dagster/asset_partition_range_end": ordered[-1],
-        },
-        raise_on_error=False,
-    )
-    print(
-        f"Run {result.run_id} {'succeeded' if result.success else 'FAILED'} in "
-        f"{time.perf_counter() - started:.1f} s",
-        flush=True,
-    )
-    return result.success
+    ordered = instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME)
+    result = None
+    for group in contiguous_groups(keys, ordered):
+        print(f"Loading {len(group)} round(s), {group[0]} … {group[-1]}, in one run", flush=True)
+        started = time.perf_counter()
+        result = defs.resolve_job_def("load_rounds").execute_in_process(
+            instance=instance,
+            tags=partition_range_tags(group),
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        )
+        outcome = "succeeded" if result.success else "FAILED"
+        print(f"Run {result.run_id} {outcome} in {time.perf_counter() - started:.1f} s", flush=True)
+        if not result.success:
+            break
+    return result
 
 
 def print_summary() -> None:
@@ -112,9 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     landing_dir = settings.landing_dir()
     if not landing_dir.exists() or not any(landing_dir.iterdir()):
         generate_sample(landing_dir)
-    ok = load_rounds()
+    from orchestration.definitions import defs
+
+    result = load_rounds(defs, dg.DagsterInstance.get(), landing_dir)
     print_summary()
-    return 0 if ok else 1
+    return 0 if result is not None and result.success else 1
 
 
 if __name__ == "__main__":

@@ -6,12 +6,18 @@ import dagster as dg
 
 from orchestration import jobs, sensors
 from orchestration.assets import dbt, ingest
-from orchestration.resources import default_warehouse
+from orchestration.resources import WarehouseResource, default_warehouse
 
-defs = dg.Definitions.merge(
-    ingest.defs,
-    dbt.defs,
-    jobs.defs,
-    sensors.defs,
-    dg.Definitions(resources={"warehouse": default_warehouse()}),
-)
+
+def build_definitions(warehouse: WarehouseResource) -> dg.Definitions:
+    """The whole code location against one warehouse (tests pass a temporary one)."""
+    return dg.Definitions.merge(
+        ingest.defs,
+        dbt.defs,
+        jobs.defs,
+        sensors.defs,
+        dg.Definitions(resources={"warehouse": warehouse}),
+    )
+
+
+defs = build_definitions(default_warehouse())

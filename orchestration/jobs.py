@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.partitions import round_partitions
-
 rounds_job = dg.define_asset_job(
     "load_rounds",
     selection=dg.AssetSelection.groups("raw", "reference", "staging", "intermediate", "marts"),
-    partitions_def=round_partitions,
     description="Ingest the landing files of the selected rounds and build every dbt model. "
     "A range of rounds runs as one run: dbt is called once, not once a round.",
 )

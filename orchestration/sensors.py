@@ -6,34 +6,13 @@ import dagster as dg
 
 from orchestration import landing
 from orchestration.jobs import rounds_job
-from orchestration.partitions import ROUNDS_PARTITIONS_NAME
+from orchestration.partitions import ROUNDS_PARTITIONS_NAME, contiguous_groups, partition_range_tags
 from orchestration.resources import WarehouseResource
 from orchestration.rounds import sort_partition_keys
 
 
-def contiguous_groups(changed: list[str], ordered: list[str]) -> list[list[str]]:
-    """Changed partitions as runs of neighbours in partition order: one run each, so a
-    single-run backfill never rebuilds untouched rounds that happen to lie between."""
-    position = {key: i for i, key in enumerate(ordered)}
-    groups: list[list[str]] = []
-    for key in sorted(changed, key=position.__getitem__):
-        if groups and position[key] == position[groups[-1][-1]] + 1:
-            groups[-1].append(key)
-        else:
-            groups.append([key])
-    return groups
-
-
 def run_request_for(group: list[str]) -> dg.RunRequest:
-    if len(group) == 1:
-        return dg.RunRequest(run_key=None, partition_key=group[0])
-    return dg.RunRequest(
-        run_key=None,
-        tags={
-            "dagster/asset_partition_range_start": group[0],
-            "dagster/asset_partition_range_end": group[-1],
-        },
-    )
+    return dg.RunRequest(run_key=None, tags=partition_range_tags(group))
 
 
 @dg.sensor(job=rounds_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)

@@ -1,5 +1,6 @@
 """Ingest: landing files → raw tables of the working DuckDB file, one batch per file and round."""
 
+import multiprocessing
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -86,7 +87,9 @@ def raw_master_lists(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     with connect(warehouse.database) as con:
         ensure_raw_schema(con)
         _record_unassigned(con, [f for f in files if f.round_id is None], rejections)
-        with ProcessPoolExecutor(max_workers=2) as pool:
+        # Reading is CPU-bound: two worker processes. Spawned, not forked: forking a process
+        # that runs Dagster's threads can deadlock.
+        with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
             for done, (landing_file, result) in enumerate(
                 zip(todo, pool.map(_read, [f.path for f in todo]), strict=True), start=1
             ):

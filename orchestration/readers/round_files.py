@@ -53,6 +53,16 @@ class RejectedFile(Exception):
         )
         super().__init__(f"{file}{' (' + where + ')' if where else ''}: {reason}")
 
+    def __reduce__(self):
+        # Readers run in worker processes: the refusal must cross back whole.
+        return (_rebuild_rejection, (self.file, self.reason, self.sheet, self.row, self.column))
+
+
+def _rebuild_rejection(
+    file: str, reason: str, sheet: str | None, row: int | None, column: str | None
+) -> RejectedFile:
+    return RejectedFile(file, reason, sheet=sheet, row=row, column=column)
+
 
 @dataclass
 class RoundFile:

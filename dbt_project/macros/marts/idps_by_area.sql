@@ -31,9 +31,9 @@ location_totals as (
     select
         partition_key,
         {{ key }},
-        count(*) as locations,
-        sum(households) as households,
-        sum(individuals) as individuals
+        cast(count(*) as integer) as locations,
+        cast(sum(households) as bigint) as households,
+        cast(sum(individuals) as bigint) as individuals
     from locations
     group by all
 ),
@@ -43,13 +43,16 @@ shelter_totals as (
         partition_key,
         {{ key }},
         any_value(unit) as shelter_unit,
-        sum(reported_count) filter (where shelter_group = 'camp') as in_camps,
-        sum(reported_count) filter (where shelter_group = 'critical') as in_critical_shelters,
-        sum(reported_count) filter (where shelter_group = 'private') as in_private_settings,
-        sum(reported_count) filter (
+        cast(sum(reported_count) filter (where shelter_group = 'camp') as bigint)
+            as in_camps,
+        cast(sum(reported_count) filter (where shelter_group = 'critical') as bigint)
+            as in_critical_shelters,
+        cast(sum(reported_count) filter (where shelter_group = 'private') as bigint)
+            as in_private_settings,
+        cast(sum(reported_count) filter (
             where shelter_group not in ('camp', 'critical', 'private')
-        ) as in_other_shelters,
-        sum(reported_count) as shelter_reported
+        ) as bigint) as in_other_shelters,
+        cast(sum(reported_count) as bigint) as shelter_reported
     from shelter
     group by all
 ),
@@ -75,11 +78,11 @@ current_round as (
         coalesce(shelter_totals.in_critical_shelters, 0) as in_critical_shelters,
         coalesce(shelter_totals.in_private_settings, 0) as in_private_settings,
         coalesce(shelter_totals.in_other_shelters, 0) as in_other_shelters,
-        round(shelter_totals.in_camps / nullif(shelter_totals.shelter_reported, 0), 4)
+        round(shelter_totals.in_camps / nullif(shelter_totals.shelter_reported, 0), 4)::double
             as camp_share,
         round(
             shelter_totals.in_critical_shelters / nullif(shelter_totals.shelter_reported, 0), 4
-        ) as critical_shelter_share,
+        )::double as critical_shelter_share,
         rounds.previous_idp_partition_key
     from location_totals
     inner join rounds on location_totals.partition_key = rounds.partition_key
@@ -101,7 +104,7 @@ final as (
                 then coalesce(previous_round.individuals, 0)
         end as previous_individuals,
         current_round.individuals - previous_individuals as change_individuals,
-        round(100.0 * change_individuals / nullif(previous_individuals, 0), 2) as change_pct
+        round(100.0 * change_individuals / nullif(previous_individuals, 0), 2)::double as change_pct
     from current_round
     left join current_round as previous_round
         on current_round.previous_idp_partition_key = previous_round.partition_key

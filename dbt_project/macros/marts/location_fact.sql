@@ -5,6 +5,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='partition_key',
+    on_schema_change='fail',
 ) }}
 
 with
@@ -53,6 +54,7 @@ select * from final
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='partition_key',
+    on_schema_change='fail',
 ) }}
 
 with

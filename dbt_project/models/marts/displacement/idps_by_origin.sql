@@ -20,7 +20,7 @@ flows as (
         related_admin1_pcode as origin_admin1_pcode,
         any_value(unit) as unit,
         count(distinct location_id) as locations,
-        sum(reported_count) as reported_count
+        cast(sum(reported_count) as bigint) as reported_count
     from origins
     group by all
 ),

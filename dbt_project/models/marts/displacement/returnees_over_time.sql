@@ -17,9 +17,9 @@ by_governorate as (
         partition_key,
         'governorate' as area_level,
         admin1_pcode as area_pcode,
-        count(*) as locations,
-        sum(households) as households,
-        sum(individuals) as individuals
+        cast(count(*) as integer) as locations,
+        cast(sum(households) as bigint) as households,
+        cast(sum(individuals) as bigint) as individuals
     from locations
     group by all
 ),
@@ -29,9 +29,9 @@ national as (
         partition_key,
         'national' as area_level,
         admin0_pcode as area_pcode,
-        count(*) as locations,
-        sum(households) as households,
-        sum(individuals) as individuals
+        cast(count(*) as integer) as locations,
+        cast(sum(households) as bigint) as households,
+        cast(sum(individuals) as bigint) as individuals
     from locations
     group by all
 ),

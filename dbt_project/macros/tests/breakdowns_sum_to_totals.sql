@@ -1,0 +1,43 @@
+{#- Rows where a breakdown (origin, shelter, period, ...) does not sum to the location's total
+    in the unit of its era: DTM's own rule on every row of a master list. -#}
+{% macro breakdowns_sum_to_totals(list_type) %}
+with
+
+locations as (
+    select * from {{ ref('int_' ~ list_type ~ '_locations_harmonised') }}
+),
+
+breakdowns as (
+    select * from {{ ref('int_' ~ list_type ~ '_breakdowns_categorised') }}
+),
+
+sums as (
+    select
+        batch_id,
+        source_row_number,
+        dimension,
+        sum(reported_count) as breakdown_total
+    from breakdowns
+    group by all
+),
+
+final as (
+    select
+        locations.source_file,
+        locations.source_row_number,
+        sums.dimension,
+        locations.breakdown_unit,
+        sums.breakdown_total,
+        case locations.breakdown_unit
+            when 'households' then locations.households
+            else locations.individuals
+        end as stated_total
+    from sums
+    inner join locations
+        on sums.batch_id = locations.batch_id
+        and sums.source_row_number = locations.source_row_number
+    where sums.breakdown_total is distinct from stated_total
+)
+
+select * from final
+{% endmacro %}

@@ -1,0 +1,1 @@
+{{ breakdowns_sum_to_totals('returnee') }}

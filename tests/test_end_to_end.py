@@ -1,0 +1,242 @@
+"""A few real rounds through Dagster (ingest → dbt) into a DuckDB file under tmp_path, checked
+against figures computed independently from the landing files (csv and openpyxl, not the
+project's readers)."""
+
+import csv
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import openpyxl
+import pytest
+
+from orchestration.cli import load_rounds
+from orchestration.definitions import build_definitions
+from orchestration.reference import governorates
+from orchestration.resources import WarehouseResource
+from orchestration.sample import generator
+
+# Round 42 (the peak), the two Round 48s with Round 46 between, Round 88 (XLSX, the appeal's
+# figures), 112 (XLSX, file dated a day after the API), 119 (Households), 134 (renamed).
+ROUNDS = {42, 46, 48, 88, 112, 119, 134}
+TAMPERED = "Round90_Master_List_IDP_2018_02_28_IOM_DTM.csv"
+
+
+def _governorate_pcode() -> dict[str, str]:
+    names = {}
+    for g in governorates():
+        names[g["dtm_name"]] = names[g["dtm_2024_name"]] = g["admin1_pcode"]
+    return names
+
+
+def independent_totals(path: Path) -> dict[str, int]:
+    """Individuals per governorate p-code, straight from a landing file."""
+    if path.suffix == ".xlsx":
+        book = openpyxl.load_workbook(path, read_only=True)
+        sheet = book["IDP DATASET" if "IDP" in path.name else "RETURNEE DATASET"]
+        rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        rows = rows[generator.TITLE_ROWS :]
+    else:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.reader(handle))
+    header, body = rows[0], rows[1:-1]  # the last row is the totals row
+    to_pcode = _governorate_pcode()
+    totals: dict[str, int] = defaultdict(int)
+    for row in body:
+        totals[to_pcode[row[header.index("Governorate")]]] += int(row[header.index("Individuals")])
+    return dict(totals)
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory, request):
+    root = tmp_path_factory.mktemp("e2e")
+    landing_dir = root / "landing"
+    generator.generate(landing_dir, ROUNDS)
+    fixtures = Path(__file__).parent / "fixtures" / "round_files"
+    # A hostile file: a real list whose numbers no longer add up to its totals row.
+    tampered = landing_dir / TAMPERED
+    shutil.copy(fixtures / "Round88_Master_List_IDP_2018_01_31_IOM_DTM.csv", tampered)
+    text = tampered.read_text(encoding="utf-8-sig").splitlines()
+    cells = text[3].split(",")
+    cells[9] = str(int(cells[9]) + 6)
+    text[3] = ",".join(cells)
+    tampered.write_text("\n".join(text) + "\n", encoding="utf-8-sig")
+    (landing_dir / "mystery.pdf").write_bytes(b"%PDF-1.4")
+    warehouse = WarehouseResource(database_path=str(root / "dtm.duckdb"), landing_path=str(landing_dir))
+    defs = build_definitions(warehouse)
+    instance = dg.DagsterInstance.ephemeral()
+    result = load_rounds(defs, instance, landing_dir)
+    return {
+        "root": root,
+        "landing": landing_dir,
+        "defs": defs,
+        "instance": instance,
+        "result": result,
+        "database": root / "dtm.duckdb",
+    }
+
+
+def query(loaded, sql: str, params=None) -> list[tuple]:
+    with duckdb.connect(str(loaded["database"]), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def test_the_run_succeeds_and_reports_rows_in_the_ui(loaded):
+    result = loaded["result"]
+    assert result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {
+        "raw/dtm_idp_master_list",
+        "marts/idps_by_governorate",
+        "marts/returnees_over_time",
+    } <= materialized
+    raw = next(
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey(["raw", "dtm_idp_master_list"])
+    )
+    assert raw.materialization.metadata["files_loaded"].value == len(ROUNDS) + 1  # Round 48 twice
+
+
+def test_idps_by_governorate_equals_the_files_for_every_round_and_governorate(loaded):
+    for path in sorted(loaded["landing"].glob("Round*_IDP_*")):
+        if path.name == TAMPERED:
+            continue
+        number = int(path.name.split("_")[0].removeprefix("Round"))
+        month = "-".join(path.stem.split("_")[4:6])
+        warehouse = dict(
+            query(
+                loaded,
+                """
+            select admin1_pcode, individuals from marts.idps_by_governorate
+            where round_number = ? and strftime(reporting_date, '%Y-%m') = ?""",
+                [number, month],
+            )
+        )
+        assert warehouse == independent_totals(path), path.name
+
+
+def test_the_warehouse_equals_iom_api_series_for_the_rounds_loaded(loaded):
+    rows = query(
+        loaded,
+        """
+        select round_number, api_reporting_date, count(*), sum(abs(difference))
+        from marts.reconciliation_dtm_api where warehouse_idps is not null group by all order by 2""",
+    )
+    assert [r[0] for r in rows] == [42, 48, 46, 48, 88, 112, 119]
+    assert all(r[3] == 0 for r in rows)
+
+
+def test_reconciliation_shows_the_peak_difference_of_3_and_round_88_matching(loaded):
+    rows = {
+        (r[0], r[1]): r[2:]
+        for r in query(
+            loaded,
+            """
+        select figure, dtm_round, published_value, warehouse_value, difference, status
+        from marts.reconciliation where dtm_round is not null""",
+        )
+    }
+    assert rows[("IDPs at the height of the crisis", 42)] == (3_417_765, 3_417_768, 3, "differs")
+    assert rows[("IDPs", 88)] == (2_470_974, 2_470_974, 0, "matches")
+    assert rows[("Returnees", 88)] == (3_346_704, 3_346_704, 0, "matches")
+    assert rows[("IDPs living in formal camps or emergency sites", 88)][3] == (
+        "matches to the published precision"
+    )
+
+
+def test_returnees_over_time_gives_round_88_and_new_returns(loaded):
+    rows = query(
+        loaded,
+        """
+        select round_number, returnees, new_returns, previous_partition_key
+        from marts.returnees_over_time where area_level = 'national' order by reporting_date""",
+    )
+    by_round = {r[0]: r for r in rows}
+    assert by_round[88][1] == 3_346_704
+    returnee_file = next(loaded["landing"].glob("Round88_*Returnee*"))
+    assert by_round[88][1] == sum(independent_totals(returnee_file).values())
+    # previous by reporting date: Round 46 (May 2016) sits between the two Round 48s
+    previous = {r[3] for r in rows}
+    assert "IRQ-conflict-R046-2016-05" in previous
+
+
+def test_a_refused_file_is_recorded_with_row_and_column_and_does_not_stop_the_others(loaded):
+    refused = {
+        r[0]: r[1:]
+        for r in query(
+            loaded,
+            """
+        select source_file, partition_key, row_number, column_name, reason from raw.file_rejections""",
+        )
+    }
+    assert refused[TAMPERED][:3] == ("IRQ-conflict-R090-2018-02", 10, "Individuals")
+    assert "totals row states" in refused[TAMPERED][3]
+    assert "mystery.pdf" in refused
+    assert query(loaded, "select count(*) from marts.dim_round where round_number = 90") == [(0,)]
+
+
+def test_every_row_is_traceable_to_its_file_and_row(loaded):
+    rows = query(
+        loaded,
+        """
+        select b.source_file, b.row_count, count(r.source_row_number), min(r.source_row_number)
+        from raw.load_batches b join raw.dtm_idp_master_list r using (batch_id) group by all""",
+    )
+    for source_file, stated, loaded_rows, first_row in rows:
+        path = loaded["landing"] / source_file
+        assert stated == loaded_rows
+        assert first_row == (generator.TITLE_ROWS + 2 if path.suffix == ".xlsx" else 2)
+    facts = query(loaded, "select count(*), count(distinct source_file) from marts.fct_idp_locations")
+    assert facts == [(sum(r[1] for r in rows), len(rows))]
+
+
+def test_placeholder_districts_are_kept_not_dropped(loaded):
+    placeholders = query(
+        loaded,
+        """
+        select count(*) from marts.fct_idp_locations f join marts.dim_admin2 d using (admin2_pcode)
+        where d.is_placeholder""",
+    )
+    assert placeholders[0][0] > 0
+
+
+def test_reloading_changes_nothing_and_a_reissue_replaces_its_round(loaded):
+    before = query(loaded, "select * from marts.idps_by_governorate order by all")
+    again = load_rounds(loaded["defs"], loaded["instance"], loaded["landing"])
+    assert again.success
+    assert query(loaded, "select * from marts.idps_by_governorate order by all") == before
+    assert query(loaded, "select count(*) from raw.load_batches where status <> 'accepted'") == [(0,)]
+
+    # IOM re-issues Round 88's IDP list without its first location (totals row corrected).
+    path = next(loaded["landing"].glob("Round88_*IDP*"))
+    book = openpyxl.load_workbook(path)
+    sheet = book["IDP DATASET"]
+    header = [c.value for c in sheet[generator.TITLE_ROWS + 1]]
+    first = [c.value for c in sheet[generator.TITLE_ROWS + 2]]
+    totals = sheet[sheet.max_row]
+    for i, name in enumerate(header):
+        if i and isinstance(first[i], int) and name not in ("Location ID", "Place id", "Place ID"):
+            cell = totals[i]
+            cell.value = f"{int(str(cell.value).replace(',', '')) - first[i]:,}"
+    totals[0].value = f"Totals: Locations:{sheet.max_row - generator.TITLE_ROWS - 3:,}"
+    sheet.delete_rows(generator.TITLE_ROWS + 2)
+    book.save(path)
+    individuals = first[header.index("Individuals")]
+    reissue = load_rounds(
+        loaded["defs"], loaded["instance"], loaded["landing"], ["IRQ-conflict-R088-2018-01"]
+    )
+    assert reissue.success
+    assert query(
+        loaded,
+        "select status, count(*) from raw.load_batches where partition_key = "
+        "'IRQ-conflict-R088-2018-01' and list_type = 'idp' group by all order by 1",
+    ) == [("accepted", 1), ("superseded", 1)]
+    assert query(loaded, "select idps from marts.national_figures_by_round where round_number = 88") == [
+        (2_470_974 - individuals,)
+    ]
+    assert query(
+        loaded, "select difference from marts.reconciliation where figure = 'IDPs' and dtm_round = 88"
+    ) == [(-individuals,)]
