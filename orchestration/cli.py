@@ -18,7 +18,7 @@ import dagster as dg
 from orchestration import landing, settings
 from orchestration.partitions import ROUNDS_PARTITIONS_NAME, contiguous_groups, partition_range_tags
 from orchestration.rounds import sort_partition_keys
-from orchestration.warehouse import connect
+from orchestration.warehouse import connect, known_digests
 
 SUMMARY_SQL = """
 select partition_key, round_number, reporting_date, idps, returnees, idp_locations
@@ -40,16 +40,15 @@ def generate_sample(landing_dir: Path) -> None:
 def load_rounds(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
-    landing_dir: Path,
+    files: list[landing.LandingFile],
     partition_keys: list[str] | None = None,
 ) -> dg.ExecuteInProcessResult | None:
     """Register the landing folder's rounds as partitions and load them in one run."""
-    files = landing.scan(landing_dir)
     keys = sort_partition_keys(list(landing.by_partition(files)))
     if partition_keys:
         keys = [k for k in keys if k in set(partition_keys)]
     if not keys:
-        print(f"No round files in {landing_dir}: nothing to load.", file=sys.stderr)
+        print("No round files to load.", file=sys.stderr)
         return None
     known = set(instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME))
     instance.add_dynamic_partitions(ROUNDS_PARTITIONS_NAME, [k for k in keys if k not in known])
@@ -98,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="dtm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="load every round of the landing folder (sample if empty)")
+    run = commands.add_parser("run", help="load the rounds whose files are new or changed (sample if empty)")
+    run.add_argument("--all", action="store_true", help="reload every round of the landing folder")
     sample = commands.add_parser("generate-sample", help="write the sample landing zone")
     sample.add_argument("--landing", type=Path, default=None)
     commands.add_parser("summary", help="print the latest round's national figures")
@@ -115,7 +115,13 @@ def main(argv: list[str] | None = None) -> int:
         generate_sample(landing_dir)
     from orchestration.definitions import defs
 
-    result = load_rounds(defs, dg.DagsterInstance.get(), landing_dir)
+    files = landing.scan(landing_dir)
+    wanted = None if args.all else landing.pending_partitions(files, known_digests(settings.warehouse_path()))
+    if wanted == []:
+        print(f"Every file in {landing_dir} is already loaded (dtm run --all reloads them).")
+        print_summary()
+        return 0
+    result = load_rounds(defs, dg.DagsterInstance.get(), files, wanted)
     print_summary()
     return 0 if result is not None and result.success else 1
 

@@ -85,3 +85,14 @@ def unassigned_rejection(landing_file: LandingFile) -> RejectedFile:
 
 def fingerprint(landing_file: LandingFile) -> str:
     return file_digest(landing_file.path)[0]
+
+
+def pending_partitions(files: list[LandingFile], known_digests: set[str]) -> list[str]:
+    """Rounds with a file whose bytes the warehouse has not seen (loaded or refused)."""
+    return sorted(
+        {
+            f.round_id.partition_key
+            for f in files
+            if f.round_id is not None and fingerprint(f) not in known_digests
+        }
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import dagster as dg
 
 ROUNDS_PARTITIONS_NAME = "dtm_rounds"
@@ -28,7 +30,20 @@ def contiguous_groups(keys: list[str], ordered: list[str]) -> list[list[str]]:
 
 def partition_range_tags(group: list[str]) -> dict[str, str]:
     """Run tags that make one run of a range of partitions (the single-run backfill policy)."""
-    return {
-        "dagster/asset_partition_range_start": group[0],
-        "dagster/asset_partition_range_end": group[-1],
-    }
+    return {RANGE_START_TAG: group[0], RANGE_END_TAG: group[-1]}
+
+
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def run_round_partitions(tags: Mapping[str, str], ordered: Sequence[str]) -> list[str]:
+    """The round partitions a run covers, read from its tags: one partition, a range (in
+    partition order), or none: a run that is not per round, which rebuilds every round."""
+    if key := tags.get(PARTITION_TAG):
+        return [key]
+    start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
+    if start and end:
+        return list(ordered[ordered.index(start) : ordered.index(end) + 1])
+    return []

@@ -220,3 +220,25 @@ def record_rejection(
             datetime.now(UTC).replace(tzinfo=None),
         ],
     )
+
+
+def known_digests(path: Path) -> set[str]:
+    """sha256 of every file the warehouse has loaded or refused (empty if there is no warehouse)."""
+    if not path.exists():
+        return set()
+    with connect(path, read_only=True) as con:
+        tables = {
+            row[0]
+            for row in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'raw'"
+            ).fetchall()
+        }
+        if not {"load_batches", "file_rejections"} <= tables:
+            return set()
+        return {
+            row[0]
+            for row in con.execute(
+                "select source_sha256 from raw.load_batches "
+                "union select source_sha256 from raw.file_rejections"
+            ).fetchall()
+        }

@@ -12,11 +12,13 @@ import duckdb
 import openpyxl
 import pytest
 
+from orchestration import landing
 from orchestration.cli import load_rounds
 from orchestration.definitions import build_definitions
 from orchestration.reference import governorates
 from orchestration.resources import WarehouseResource
 from orchestration.sample import generator
+from orchestration.warehouse import known_digests
 
 # Round 42 (the peak), the two Round 48s with Round 46 between, Round 88 (XLSX, the appeal's
 # figures), 112 (XLSX, file dated a day after the API), 119 (Households), 134 (renamed).
@@ -67,7 +69,7 @@ def loaded(tmp_path_factory, request):
     warehouse = WarehouseResource(database_path=str(root / "dtm.duckdb"), landing_path=str(landing_dir))
     defs = build_definitions(warehouse)
     instance = dg.DagsterInstance.ephemeral()
-    result = load_rounds(defs, instance, landing_dir)
+    result = load_rounds(defs, instance, landing.scan(landing_dir))
     return {
         "root": root,
         "landing": landing_dir,
@@ -205,7 +207,7 @@ def test_placeholder_districts_are_kept_not_dropped(loaded):
 
 def test_reloading_changes_nothing_and_a_reissue_replaces_its_round(loaded):
     before = query(loaded, "select * from marts.idps_by_governorate order by all")
-    again = load_rounds(loaded["defs"], loaded["instance"], loaded["landing"])
+    again = load_rounds(loaded["defs"], loaded["instance"], landing.scan(loaded["landing"]))
     assert again.success
     assert query(loaded, "select * from marts.idps_by_governorate order by all") == before
     assert query(loaded, "select count(*) from raw.load_batches where status <> 'accepted'") == [(0,)]
@@ -225,9 +227,11 @@ def test_reloading_changes_nothing_and_a_reissue_replaces_its_round(loaded):
     sheet.delete_rows(generator.TITLE_ROWS + 2)
     book.save(path)
     individuals = first[header.index("Individuals")]
-    reissue = load_rounds(
-        loaded["defs"], loaded["instance"], loaded["landing"], ["IRQ-conflict-R088-2018-01"]
-    )
+    files = landing.scan(loaded["landing"])
+    assert landing.pending_partitions(files, known_digests(loaded["database"])) == [
+        "IRQ-conflict-R088-2018-01"
+    ]
+    reissue = load_rounds(loaded["defs"], loaded["instance"], files, ["IRQ-conflict-R088-2018-01"])
     assert reissue.success
     assert query(
         loaded,

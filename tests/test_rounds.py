@@ -77,3 +77,12 @@ def test_changed_partitions_run_in_contiguous_groups_of_partition_order():
         "dagster/asset_partition_range_start": "a",
         "dagster/asset_partition_range_end": "b",
     }
+
+
+def test_a_run_covers_its_partition_its_range_or_every_round():
+    from orchestration.partitions import run_round_partitions
+
+    ordered = ["a", "b", "c", "d"]
+    assert run_round_partitions({"dagster/partition": "c"}, ordered) == ["c"]
+    assert run_round_partitions(partition_range_tags(["b", "d"]), ordered) == ["b", "c", "d"]
+    assert run_round_partitions({}, ordered) == []

@@ -11,7 +11,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.dbt_project import dbt_project
-from orchestration.partitions import WAREHOUSE_POOL, round_partitions
+from orchestration.partitions import ROUNDS_PARTITIONS_NAME, WAREHOUSE_POOL, run_round_partitions
 from orchestration.resources import WarehouseResource
 from orchestration.rounds import dbt_vars_for_partitions
 
@@ -30,18 +30,22 @@ class LayerTranslator(DagsterDbtTranslator):
         return fqn[1] if len(fqn) > 2 else "dbt"
 
 
+# The marts hold every round, so the dbt models are not partitioned: per-round partitions of
+# ~40 models would write thousands of events a backfill (most of a whole-history run's time).
+# Which rounds the incremental facts rebuild comes from the run's partition tags instead.
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
-    partitions_def=round_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     dagster_dbt_translator=LayerTranslator(),
     pool=WAREHOUSE_POOL,
 )
 def dtm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     # dbt finds the working file through its profile; point it at this run's warehouse.
     os.environ["DTM_WAREHOUSE_PATH"] = str(warehouse.database)
-    dbt_vars = dbt_vars_for_partitions(context.partition_keys)
+    ordered = context.instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME)
+    rounds = run_round_partitions(context.run.tags, ordered)
+    context.log.info(f"dbt build for {len(rounds) or 'all'} round partition(s)")
+    dbt_vars = dbt_vars_for_partitions(rounds)
     yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
 
 
