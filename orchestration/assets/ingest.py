@@ -2,6 +2,7 @@
 
 import multiprocessing
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from orchestration.warehouse import (
     record_rejection,
 )
 
+# Below this many files, starting worker processes costs more than it saves.
+PARALLEL_FROM_FILES = 4
 LANDING_ROUND_FILES = dg.AssetKey(["landing", "dtm_round_files"])
 LOAD_BATCHES = dg.AssetKey(["raw", "load_batches"])
 RAW_ASSET_KEYS = {list_type: dg.AssetKey(["raw", table]) for list_type, table in RAW_TABLES.items()}
@@ -32,6 +35,17 @@ landing_round_files = dg.AssetSpec(
     group_name="landing",
     kinds={"file"},
 )
+
+
+def _read_all(todo: list[landing.LandingFile]) -> Iterator[RoundFile | RejectedFile]:
+    """Read files in order; reading is CPU-bound, so a batch of files uses two worker processes
+    (spawned, not forked: forking a process that runs Dagster's threads can deadlock)."""
+    paths = [f.path for f in todo]
+    if len(paths) <= PARALLEL_FROM_FILES:
+        yield from map(_read, paths)
+        return
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield from pool.map(_read, paths)
 
 
 def _read(path: Path) -> RoundFile | RejectedFile:
@@ -87,37 +101,32 @@ def raw_master_lists(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     with connect(warehouse.database) as con:
         ensure_raw_schema(con)
         _record_unassigned(con, [f for f in files if f.round_id is None], rejections)
-        # Reading is CPU-bound: two worker processes. Spawned, not forked: forking a process
-        # that runs Dagster's threads can deadlock.
-        with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for done, (landing_file, result) in enumerate(
-                zip(todo, pool.map(_read, [f.path for f in todo]), strict=True), start=1
-            ):
-                if isinstance(result, RejectedFile):
-                    error = RejectedFile(
-                        landing_file.name,
-                        result.reason,
-                        sheet=result.sheet,
-                        row=result.row,
-                        column=result.column,
-                    )
-                    record_rejection(
-                        con,
-                        landing_file.name,
-                        landing.fingerprint(landing_file),
-                        error,
-                        landing_file.round_id.partition_key,
-                        landing_file.list_type,
-                    )
-                    rejections.append((landing_file.name, str(error)))
-                    context.log.warning(f"[{done}/{len(todo)}] refused {error}")
-                    continue
-                outcome = load_round_file(con, result, landing_file.name)
-                outcomes.append(outcome)
-                context.log.info(
-                    f"[{done}/{len(todo)}] {landing_file.name}: {outcome.rows:,} rows "
-                    f"{outcome.status}" + (" (replaces an earlier version)" if outcome.replaced else "")
+        for done, (landing_file, result) in enumerate(zip(todo, _read_all(todo), strict=True), start=1):
+            if isinstance(result, RejectedFile):
+                error = RejectedFile(
+                    landing_file.name,
+                    result.reason,
+                    sheet=result.sheet,
+                    row=result.row,
+                    column=result.column,
                 )
+                record_rejection(
+                    con,
+                    landing_file.name,
+                    landing.fingerprint(landing_file),
+                    error,
+                    landing_file.round_id.partition_key,
+                    landing_file.list_type,
+                )
+                rejections.append((landing_file.name, str(error)))
+                context.log.warning(f"[{done}/{len(todo)}] refused {error}")
+                continue
+            outcome = load_round_file(con, result, landing_file.name)
+            outcomes.append(outcome)
+            context.log.info(
+                f"[{done}/{len(todo)}] {landing_file.name}: {outcome.rows:,} rows "
+                f"{outcome.status}" + (" (replaces an earlier version)" if outcome.replaced else "")
+            )
         totals = _round_totals(con, keys)
     yield from _materializations(outcomes, rejections, totals)
 

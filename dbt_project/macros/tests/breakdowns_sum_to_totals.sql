@@ -5,10 +5,12 @@ with
 
 locations as (
     select * from {{ ref('int_' ~ list_type ~ '_locations_harmonised') }}
+    where {{ run_partitions_filter() }}
 ),
 
 breakdowns as (
     select * from {{ ref('int_' ~ list_type ~ '_breakdowns_categorised') }}
+    where {{ run_partitions_filter() }}
 ),
 
 sums as (
