@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'returnees_over_time'}}}) }}
 -- Rounds where the governorate rows of a mart do not add up to the national figure.
 with
 
