@@ -57,6 +57,18 @@ def dtm_run(home: Path, landing: Path, warehouse: Path) -> tuple[float, dict[str
     return wall, json.loads(steps)
 
 
+def record(results: dict, label: str, wall: float, steps: dict[str, float]) -> None:
+    """A `dtm run`'s wall time and its two steps' durations."""
+    rows = {
+        f"{label} (dtm run, one process)": round(wall, 2),
+        f"{label}: ingest step": steps.get("raw_master_lists"),
+        f"{label}: dbt step": steps.get("dtm_dbt_models"),
+    }
+    results.update(rows)
+    for name, seconds in rows.items():
+        print(f"{name:<45} {seconds:>8.2f} s")
+
+
 STEP_STATS = """
 import json, dagster as dg
 instance = dg.DagsterInstance.get()
@@ -93,12 +105,7 @@ def main() -> None:
     timed("generate the sample (155 lists)", results, generate, landing)
     xlsx_comparison(landing, results)
 
-    wall, steps = dtm_run(RESULTS / "home", landing, RESULTS / "whole.duckdb")
-    results["whole run (dtm run, one process)"] = round(wall, 2)
-    results["  ingest step"] = steps.get("raw_master_lists")
-    results["  dbt step"] = steps.get("dtm_dbt_models")
-    for label in ("whole run (dtm run, one process)", "  ingest step", "  dbt step"):
-        print(f"{label:<45} {results[label]:>8.2f} s")
+    record(results, "whole run", *dtm_run(RESULTS / "home", landing, RESULTS / "whole.duckdb"))
 
     # One new round with the whole history present: load all but Round 134, then add it.
     partial = RESULTS / "landing_partial"
@@ -106,12 +113,7 @@ def main() -> None:
     dtm_run(RESULTS / "home_partial", partial, RESULTS / "partial.duckdb")
     for path in landing.glob(f"{NEW_ROUND}*"):
         shutil.copy(path, partial / path.name)
-    wall, steps = dtm_run(RESULTS / "home_partial", partial, RESULTS / "partial.duckdb")
-    results["add one round (dtm run, one process)"] = round(wall, 2)
-    results["  its ingest step"] = steps.get("raw_master_lists")
-    results["  its dbt step"] = steps.get("dtm_dbt_models")
-    for label in ("add one round (dtm run, one process)", "  its ingest step", "  its dbt step"):
-        print(f"{label:<45} {results[label]:>8.2f} s")
+    record(results, "add one round", *dtm_run(RESULTS / "home_partial", partial, RESULTS / "partial.duckdb"))
 
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
     print(f"\nwritten to {RESULTS / 'latest.json'}")

@@ -1,0 +1,52 @@
+"""The landing sensor registers new and changed round files and asks for runs of their rounds."""
+
+import shutil
+
+import dagster as dg
+
+from orchestration.partitions import ROUNDS_PARTITIONS_NAME
+from orchestration.resources import WarehouseResource
+from orchestration.sensors import landing_sensor
+
+
+def _evaluate(instance, warehouse, cursor=None):
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"warehouse": warehouse})
+    return landing_sensor(context)
+
+
+def test_new_files_add_partitions_and_one_run_per_contiguous_group(fixtures_dir, tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for name in (
+        "Round62_Master_List_IDP_2017_01_01_IOM_DTM.csv",
+        "Round88_Master_List_IDP_2018_01_31_IOM_DTM.csv",
+        "Round112_Master_List_Returnee_2019_10_31_IOM_DTM.xlsx",
+    ):
+        shutil.copy(fixtures_dir / name, landing / name)
+    (landing / "readme.txt").write_text("not a round file")
+    warehouse = WarehouseResource(database_path=str(tmp_path / "dtm.duckdb"), landing_path=str(landing))
+    with dg.instance_for_test() as instance:
+        first = _evaluate(instance, warehouse)
+        (added,) = first.dynamic_partitions_requests
+        assert added.partition_keys == [
+            "IRQ-conflict-R062-2017-01",
+            "IRQ-conflict-R088-2018-01",
+            "IRQ-conflict-R112-2019-10",
+        ]
+        # the three new rounds are neighbours in partition order: one single-run backfill
+        (run,) = first.run_requests
+        assert run.tags["dagster/asset_partition_range_start"] == "IRQ-conflict-R062-2017-01"
+        assert run.tags["dagster/asset_partition_range_end"] == "IRQ-conflict-R112-2019-10"
+
+        instance.add_dynamic_partitions(ROUNDS_PARTITIONS_NAME, added.partition_keys)
+        quiet = _evaluate(instance, warehouse, first.cursor)
+        assert quiet.run_requests == [] and quiet.dynamic_partitions_requests == []
+
+        # A re-issue of one round (same name, new bytes) asks for that round alone.
+        reissued = landing / "Round88_Master_List_IDP_2018_01_31_IOM_DTM.csv"
+        reissued.write_bytes(reissued.read_bytes().replace(b"\r\n", b"\n"))
+        changed = _evaluate(instance, warehouse, quiet.cursor)
+        (run,) = changed.run_requests
+        assert run.tags["dagster/asset_partition_range_start"] == "IRQ-conflict-R088-2018-01"
+        assert run.tags["dagster/asset_partition_range_end"] == "IRQ-conflict-R088-2018-01"
+        assert changed.dynamic_partitions_requests == []
