@@ -55,7 +55,7 @@ create table if not exists raw.load_batches (
     header_map json,
     unknown_columns json,
     warnings json,
-    status varchar not null,          -- accepted | superseded | quarantined
+    status varchar not null,          -- pending | accepted | superseded | quarantined
     status_reason varchar,
     loaded_at timestamp not null,
     status_changed_at timestamp not null
@@ -71,6 +71,20 @@ create table if not exists raw.file_rejections (
     column_name varchar,
     rejected_at timestamp not null,
     primary key (source_file, source_sha256)
+);
+create table if not exists raw.quality_failures (
+    batch_id varchar not null,
+    source_file varchar,
+    sheet_name varchar,
+    partition_key varchar,
+    expectation varchar not null,
+    columns varchar,
+    severity varchar not null,        -- error (quarantines the batch) | warning
+    description varchar,
+    unexpected_count integer,
+    sample_rows integer[],
+    sample_values varchar[],
+    checked_at timestamp not null
 );
 """
 
@@ -118,7 +132,6 @@ class LoadOutcome:
     list_type: str
     rows: int
     status: str  # loaded | unchanged
-    replaced: tuple[str, ...] = ()
 
 
 def batch_id_for(partition_key: str, list_type: str, sha256: str) -> str:
@@ -126,8 +139,8 @@ def batch_id_for(partition_key: str, list_type: str, sha256: str) -> str:
 
 
 def load_round_file(con: duckdb.DuckDBPyConnection, round_file, source_name: str) -> LoadOutcome:
-    """Load one read file as a batch. The same bytes again change nothing; a new version of the
-    same round and list supersedes the earlier batch, which stays in raw for the record."""
+    """Load one read file as a pending batch. The same bytes again change nothing; a new version
+    of a round's list supersedes the earlier batch once the gate accepts it (quality.gate)."""
     key = round_file.round_id.partition_key
     batch_id = batch_id_for(key, round_file.list_type, round_file.sha256)
     if con.execute("select 1 from raw.load_batches where batch_id = ?", [batch_id]).fetchall():
@@ -151,21 +164,13 @@ def load_round_file(con: duckdb.DuckDBPyConnection, round_file, source_name: str
     )
     con.execute("begin transaction")
     try:
-        replaced = [
-            row[0]
-            for row in con.execute(
-                "update raw.load_batches set status = 'superseded', status_changed_at = ?, "
-                "status_reason = 'replaced by ' || ? where partition_key = ? and list_type = ? "
-                "and status = 'accepted' returning batch_id",
-                [now, source_name, key, round_file.list_type],
-            ).fetchall()
-        ]
         con.register("incoming_rows", frame)
         con.execute(f"insert into raw.{table} by name select * from incoming_rows")
         con.unregister("incoming_rows")
+        # Pending until the quality gate settles it: staging reads accepted batches only.
         con.execute(
             "insert into raw.load_batches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "'accepted', null, ?, ?)",
+            "'pending', null, ?, ?)",
             [
                 batch_id,
                 key,
@@ -193,9 +198,7 @@ def load_round_file(con: duckdb.DuckDBPyConnection, round_file, source_name: str
     except Exception:
         con.execute("rollback")
         raise
-    return LoadOutcome(
-        batch_id, source_name, key, round_file.list_type, len(frame), "loaded", tuple(replaced)
-    )
+    return LoadOutcome(batch_id, source_name, key, round_file.list_type, len(frame), "loaded")
 
 
 def record_rejection(

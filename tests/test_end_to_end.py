@@ -24,6 +24,8 @@ from orchestration.warehouse import known_digests
 # figures), 112 (XLSX, file dated a day after the API), 119 (Households), 134 (renamed).
 ROUNDS = {42, 46, 48, 88, 112, 119, 134}
 TAMPERED = "Round90_Master_List_IDP_2018_02_28_IOM_DTM.csv"
+# Passes the reader (its totals row agrees) but breaks DTM's rule that shelter sums to families.
+GATED = "Round92_Master_List_IDP_2018_03_30_IOM_DTM.csv"
 
 
 def _governorate_pcode() -> dict[str, str]:
@@ -66,6 +68,15 @@ def loaded(tmp_path_factory, request):
     text[3] = ",".join(cells)
     tampered.write_text("\n".join(text) + "\n", encoding="utf-8-sig")
     (landing_dir / "mystery.pdf").write_bytes(b"%PDF-1.4")
+    gated = landing_dir / GATED
+    shutil.copy(fixtures / "Round88_Master_List_IDP_2018_01_31_IOM_DTM.csv", gated)
+    with gated.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    camp = rows[0].index("Camp")
+    rows[3][camp] = str(int(rows[3][camp]) + 1)
+    rows[-1][camp] = f"{int(rows[-1][camp].replace(',', '')) + 1:,}"
+    with gated.open("w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows(rows)
     warehouse = WarehouseResource(database_path=str(root / "dtm.duckdb"), landing_path=str(landing_dir))
     defs = build_definitions(warehouse)
     instance = dg.DagsterInstance.ephemeral()
@@ -99,12 +110,14 @@ def test_the_run_succeeds_and_reports_rows_in_the_ui(loaded):
         for e in result.get_asset_materialization_events()
         if e.asset_key == dg.AssetKey(["raw", "dtm_idp_master_list"])
     )
-    assert raw.materialization.metadata["files_loaded"].value == len(ROUNDS) + 1  # Round 48 twice
+    # Round 48 twice, and the file the gate quarantines is loaded into raw too (nothing is lost)
+    assert raw.materialization.metadata["files_loaded"].value == len(ROUNDS) + 2
+    assert raw.materialization.metadata["batches_quarantined"].value == 1
 
 
 def test_idps_by_governorate_equals_the_files_for_every_round_and_governorate(loaded):
     for path in sorted(loaded["landing"].glob("Round*_IDP_*")):
-        if path.name == TAMPERED:
+        if path.name in (TAMPERED, GATED):
             continue
         number = int(path.name.split("_")[0].removeprefix("Round"))
         month = "-".join(path.stem.split("_")[4:6])
@@ -185,7 +198,7 @@ def test_every_row_is_traceable_to_its_file_and_row(loaded):
         loaded,
         """
         select b.source_file, b.row_count, count(r.source_row_number), min(r.source_row_number)
-        from raw.load_batches b join raw.dtm_idp_master_list r using (batch_id) group by all""",
+        from raw.load_batches b join raw.dtm_idp_master_list r using (batch_id) where b.status = 'accepted' group by all""",
     )
     for source_file, stated, loaded_rows, first_row in rows:
         path = loaded["landing"] / source_file
@@ -210,7 +223,9 @@ def test_reloading_changes_nothing_and_a_reissue_replaces_its_round(loaded):
     again = load_rounds(loaded["defs"], loaded["instance"], landing.scan(loaded["landing"]))
     assert again.success
     assert query(loaded, "select * from marts.idps_by_governorate order by all") == before
-    assert query(loaded, "select count(*) from raw.load_batches where status <> 'accepted'") == [(0,)]
+    assert query(
+        loaded, "select count(*) from raw.load_batches where status in ('pending', 'superseded')"
+    ) == [(0,)]
 
     # IOM re-issues Round 88's IDP list without its first location (totals row corrected).
     path = next(loaded["landing"].glob("Round88_*IDP*"))
@@ -244,3 +259,43 @@ def test_reloading_changes_nothing_and_a_reissue_replaces_its_round(loaded):
     assert query(
         loaded, "select difference from marts.reconciliation where figure = 'IDPs' and dtm_round = 88"
     ) == [(-individuals,)]
+
+
+def test_a_file_failing_the_gate_is_quarantined_without_holding_back_the_others(loaded):
+    result = loaded["result"]
+    checks = {
+        e.asset_key.to_user_string(): e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "great_expectations_suite"
+    }
+    idp_check = checks["raw/dtm_idp_master_list"]
+    assert not idp_check.passed and idp_check.severity == dg.AssetCheckSeverity.WARN
+    assert checks["raw/dtm_returnee_master_list"].passed
+    # dbt ran for the good rounds of the same run
+    assert query(loaded, "select count(*) from marts.dim_round") == [(len(ROUNDS) + 1,)]
+    status, reason = query(
+        loaded, "select status, status_reason from raw.load_batches where source_file = ?", [GATED]
+    )[0]
+    assert status == "quarantined" and "row 4" in reason
+    failure = query(
+        loaded,
+        "select source_file, partition_key, columns, severity, sample_rows "
+        "from raw.quality_failures where source_file = ?",
+        [GATED],
+    )
+    assert failure == [(GATED, "IRQ-conflict-R092-2018-03", "shelter_sum, breakdown_total", "error", [4])]
+    assert query(loaded, "select count(*) from marts.fct_idp_locations where round_number = 92") == [(0,)]
+
+    # The corrected file arrives: it replaces the quarantined batch and the round goes through.
+    shutil.copy(
+        Path(__file__).parent / "fixtures" / "round_files" / "Round88_Master_List_IDP_2018_01_31_IOM_DTM.csv",
+        loaded["landing"] / GATED,
+    )
+    corrected = load_rounds(
+        loaded["defs"], loaded["instance"], landing.scan(loaded["landing"]), ["IRQ-conflict-R092-2018-03"]
+    )
+    assert corrected.success
+    assert query(
+        loaded, "select status from raw.load_batches where source_file = ? order by loaded_at", [GATED]
+    ) == [("quarantined",), ("accepted",)]
+    assert query(loaded, "select count(*) from marts.fct_idp_locations where round_number = 92") == [(8,)]

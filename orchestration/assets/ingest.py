@@ -11,6 +11,7 @@ import duckdb
 
 from orchestration import landing
 from orchestration.partitions import WAREHOUSE_POOL, round_partitions
+from orchestration.quality.gate import GateOutcome, gate_pending
 from orchestration.readers.round_files import RejectedFile, RoundFile, file_digest, read_round_file
 from orchestration.resources import WarehouseResource
 from orchestration.warehouse import (
@@ -24,6 +25,7 @@ from orchestration.warehouse import (
 
 # Below this many files, starting worker processes costs more than it saves.
 PARALLEL_FROM_FILES = 4
+GATE_CHECK = "great_expectations_suite"
 LANDING_ROUND_FILES = dg.AssetKey(["landing", "dtm_round_files"])
 LOAD_BATCHES = dg.AssetKey(["raw", "load_batches"])
 RAW_ASSET_KEYS = {list_type: dg.AssetKey(["raw", table]) for list_type, table in RAW_TABLES.items()}
@@ -82,6 +84,16 @@ def _read(path: Path) -> RoundFile | RejectedFile:
             "status: accepted, superseded by a re-issue, or quarantined.",
         ),
     ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            GATE_CHECK,
+            asset=key,
+            blocking=True,
+            description="The Great Expectations suite of this raw table (expectations/): a batch "
+            "failing a critical expectation is quarantined with its reasons and never reaches dbt.",
+        )
+        for key in RAW_ASSET_KEYS.values()
+    ],
     partitions_def=round_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
@@ -124,11 +136,55 @@ def raw_master_lists(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             outcome = load_round_file(con, result, landing_file.name)
             outcomes.append(outcome)
             context.log.info(
-                f"[{done}/{len(todo)}] {landing_file.name}: {outcome.rows:,} rows "
-                f"{outcome.status}" + (" (replaces an earlier version)" if outcome.replaced else "")
+                f"[{done}/{len(todo)}] {landing_file.name}: {outcome.rows:,} rows {outcome.status}"
+            )
+        gates = {list_type: gate_pending(con, list_type) for list_type in RAW_TABLES}
+        for gate in gates.values():
+            context.log.info(
+                f"Gate {gate.list_type}: {gate.validated_rows:,} rows in {gate.seconds} s, "
+                f"{len(gate.accepted)} batch(es) accepted, {len(gate.quarantined)} quarantined"
             )
         totals = _round_totals(con, keys)
-    yield from _materializations(outcomes, rejections, totals)
+    yield from _materializations(outcomes, rejections, totals, gates)
+    yield from (_check_result(gate) for gate in gates.values())
+
+
+def _check_result(gate: GateOutcome) -> dg.AssetCheckResult:
+    """The suite's verdict in the UI. Quarantined batches never reach staging, so they fail the
+    check with WARN severity: blocking stops dbt only on ERROR, and a bad file must not hold
+    back the good files of the same run."""
+    failures = [
+        (
+            f.batch_id.split("/")[0],
+            f.severity,
+            f.expectation,
+            f.columns,
+            f.unexpected_count,
+            ", ".join(map(str, f.sample_rows)),
+            f.description,
+        )
+        for f in gate.failures
+    ]
+    return dg.AssetCheckResult(
+        asset_key=RAW_ASSET_KEYS[gate.list_type],
+        check_name=GATE_CHECK,
+        passed=not gate.failures,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "rows_validated": gate.validated_rows,
+            "batches_accepted": len(gate.accepted),
+            "batches_quarantined": len(gate.quarantined),
+            "quarantined": dg.MetadataValue.md("\n".join(f"- {b}" for b in gate.quarantined) or "none"),
+            "failures": dg.MetadataValue.md(
+                _md_table(
+                    ["round", "severity", "expectation", "columns", "rows", "e.g. rows", "why"], failures[:50]
+                )
+                if failures
+                else "none"
+            ),
+            "seconds": gate.seconds,
+        },
+    )
 
 
 def _record_unassigned(
@@ -168,7 +224,10 @@ def _md_table(header: list[str], rows: list[tuple]) -> str:
 
 
 def _materializations(
-    outcomes: list[LoadOutcome], rejections: list[tuple[str, str]], totals: dict[str, list[tuple]]
+    outcomes: list[LoadOutcome],
+    rejections: list[tuple[str, str]],
+    totals: dict[str, list[tuple]],
+    gates: dict[str, GateOutcome],
 ):
     counts = Counter((o.list_type, o.status) for o in outcomes)
     for list_type, key in RAW_ASSET_KEYS.items():
@@ -179,9 +238,8 @@ def _materializations(
                 "dagster/row_count": rows,
                 "files_loaded": counts[(list_type, "loaded")],
                 "files_unchanged": counts[(list_type, "unchanged")],
-                "files_replacing_earlier_versions": sum(
-                    1 for o in outcomes if o.list_type == list_type and o.replaced
-                ),
+                "batches_accepted": len(gates[list_type].accepted),
+                "batches_quarantined": len(gates[list_type].quarantined),
                 "rounds": dg.MetadataValue.md(
                     _md_table(["round", "locations", "households", "individuals"], totals[list_type][-40:])
                 ),

@@ -1,0 +1,100 @@
+"""The validation frame a suite runs on: raw rows (text) with the numbers and matches the
+expectations test, computed by DuckDB in one query for every batch under validation."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from orchestration.reference import breakdown_categories, district_crosswalk, governorates, read_seed
+from orchestration.warehouse import RAW_TABLES
+
+DIMENSIONS = {
+    "idp": ("origin", "shelter", "period"),
+    "returnee": ("last_displacement", "return_shelter", "return_period"),
+}
+NAME_KEY = "regexp_replace(lower(trim({})), '[^a-z0-9]', '', 'g')"
+SPELLINGS = ("admin1_name", "api_name", "dtm_name", "dtm_header_name", "dtm_2024_name")
+
+
+def _count(column: str) -> str:
+    return f"try_cast(try_cast(replace(trim(\"{column}\"), ',', '') as double) as bigint)"
+
+
+def _unparseable(column: str) -> str:
+    return (
+        f'("{column}" is not null and trim("{column}") <> \'\' and ('
+        f"try_cast(replace(trim(\"{column}\"), ',', '') as double) is null or "
+        f"try_cast(replace(trim(\"{column}\"), ',', '') as double) % 1 <> 0))::int"
+    )
+
+
+def _register_reference(con: duckdb.DuckDBPyConnection) -> None:
+    names = pd.DataFrame(
+        [(g[s], g["admin1_pcode"]) for g in governorates() for s in SPELLINGS],
+        columns=["name", "admin1_pcode"],
+    ).drop_duplicates()
+    con.register("gate_governorate_names", names)
+    con.register("gate_districts", pd.DataFrame(district_crosswalk()))
+    con.register("gate_units", pd.DataFrame(read_seed("config/units_by_era.csv")))
+
+
+def validation_frame(con: duckdb.DuckDBPyConnection, list_type: str, batch_ids: list[str]) -> pd.DataFrame:
+    """One row per raw row of these batches, with the columns the suite of `list_type` tests."""
+    _register_reference(con)
+    counts = ["households", "individuals"] + [
+        c["canonical_column"] for c in breakdown_categories() if c["list_type"] == list_type
+    ]
+    sums = []
+    for dimension in DIMENSIONS[list_type]:
+        columns = [
+            c["canonical_column"]
+            for c in breakdown_categories()
+            if c["list_type"] == list_type and c["dimension"] == dimension
+        ]
+        present = " or ".join(f'"{c}" is not null' for c in columns)
+        total = " + ".join(f"coalesce({_count(c)}, 0)" for c in columns)
+        sums.append(f"case when {present} then {total} end as {dimension}_sum")
+    sql = f"""
+        with rows as (
+            select * from raw.{RAW_TABLES[list_type]} where batch_id in (select unnest(?::varchar[]))
+        ),
+        names as (
+            select distinct {NAME_KEY.format("name")} as name_key, admin1_pcode
+            from gate_governorate_names
+        ),
+        districts as (
+            select distinct admin1_pcode, {NAME_KEY.format("dtm_district")} as district_key
+            from gate_districts
+        ),
+        units as (
+            select cast(first_round as integer) as first_round, cast(last_round as integer) as last_round,
+                   breakdown_unit
+            from gate_units where list_type = '{list_type}'
+        )
+        select
+            rows.batch_id,
+            rows.source_row_number,
+            rows.location_id,
+            {_count("households")} as households_count,
+            {_count("individuals")} as individuals_count,
+            {" + ".join(_unparseable(c) for c in counts)} as unparseable_count_cells,
+            {" + ".join(f"(coalesce({_count(c)}, 0) < 0)::int" for c in counts)} as negative_count_cells,
+            {", ".join(sums)},
+            case units.breakdown_unit when 'households' then households_count else individuals_count end
+                as breakdown_total,
+            individuals_count / nullif(households_count, 0) as individuals_per_household,
+            coalesce(names.admin1_pcode, by_code.admin1_pcode) as governorate_pcode,
+            districts.district_key is not null as district_known,
+            try_cast(rows.latitude as double) as latitude,
+            try_cast(rows.longitude as double) as longitude
+        from rows
+        left join names on {NAME_KEY.format("rows.governorate")} = names.name_key
+        left join (select distinct dtm_governorate_code, admin1_pcode from gate_districts) as by_code
+            on names.admin1_pcode is null and left(rows.location_id, 2) = by_code.dtm_governorate_code
+        left join districts
+            on districts.admin1_pcode = coalesce(names.admin1_pcode, by_code.admin1_pcode)
+            and districts.district_key = {NAME_KEY.format("rows.district")}
+        left join units on rows.round_number between units.first_round and units.last_round
+    """
+    return con.execute(sql, [batch_ids]).df()

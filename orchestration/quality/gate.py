@@ -1,0 +1,210 @@
+"""The Great Expectations gate: one suite run over every pending batch of a raw table, and a
+verdict per batch. A batch that fails a critical expectation is quarantined with its reasons;
+the others are accepted, so a bad file never holds back a good one."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cache
+
+import duckdb
+import pandas as pd
+
+from orchestration.quality.frames import validation_frame
+from orchestration.settings import PROJECT_ROOT
+from orchestration.warehouse import RAW_TABLES
+
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+INDEX_COLUMNS = ["batch_id", "source_row_number"]
+SAMPLE_ROWS = 10
+SAMPLE_VALUES = 5
+SEVERITIES = {"critical": "error", "warning": "warning", "info": "warning"}
+
+
+@cache
+def _gx():
+    # GX is imported only when a gate runs (about 4 s), and never phones home.
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+
+    return gx
+
+
+def load_suite(list_type: str) -> dict:
+    path = EXPECTATIONS_DIR / f"{RAW_TABLES[list_type]}.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One expectation failed by one batch."""
+
+    batch_id: str
+    expectation: str
+    columns: str
+    severity: str  # error | warning
+    description: str
+    unexpected_count: int
+    sample_rows: tuple[int, ...]
+    sample_values: tuple[str, ...]
+
+
+@dataclass
+class GateOutcome:
+    list_type: str
+    validated_rows: int = 0
+    accepted: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _columns_of(kwargs: dict) -> list[str]:
+    if "column" in kwargs:
+        return [kwargs["column"]]
+    if "column_list" in kwargs:
+        return list(kwargs["column_list"])
+    return [kwargs[k] for k in ("column_A", "column_B") if k in kwargs]
+
+
+def run_suite(frame: pd.DataFrame, suite: dict) -> list[Failure]:
+    """Validate the frame with the suite; every failed expectation, split by batch."""
+    gx = _gx()
+    from great_expectations.expectations.registry import get_expectation_impl
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False}
+    batch_definition = (
+        context.data_sources.add_pandas("raw")
+        .add_dataframe_asset(suite["name"])
+        .add_batch_definition_whole_dataframe("pending_batches")
+    )
+    expectations = [
+        get_expectation_impl(e["type"])(
+            **e["kwargs"], severity=e.get("severity", "critical"), meta=e.get("meta")
+        )
+        for e in suite["expectations"]
+    ]
+    gx_suite = context.suites.add(gx.ExpectationSuite(name=suite["name"], expectations=expectations))
+    result = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
+        gx_suite,
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": INDEX_COLUMNS},
+    )
+    failures = []
+    # GX does not keep the suite's order in its results: each result carries its expectation.
+    for outcome in result.results:
+        if outcome.success:
+            continue
+        config = outcome.expectation_config
+        columns = _columns_of(config.kwargs)
+        severity = str(getattr(config.severity, "value", config.severity) or "critical").lower()
+        by_batch: dict[str, list[dict]] = defaultdict(list)
+        for row in outcome.result.get("unexpected_index_list") or []:
+            by_batch[row["batch_id"]].append(row)
+        for batch_id, rows in by_batch.items():
+            failures.append(
+                Failure(
+                    batch_id=batch_id,
+                    expectation=config.type,
+                    columns=", ".join(columns),
+                    severity=SEVERITIES[severity],
+                    description=(config.meta or {}).get("description", ""),
+                    unexpected_count=len(rows),
+                    sample_rows=tuple(int(r["source_row_number"]) for r in rows[:SAMPLE_ROWS]),
+                    sample_values=tuple(
+                        " / ".join(str(r.get(c)) for c in columns if c not in INDEX_COLUMNS)
+                        for r in rows[:SAMPLE_VALUES]
+                    ),
+                )
+            )
+    return failures
+
+
+def gate_pending(con: duckdb.DuckDBPyConnection, list_type: str) -> GateOutcome:
+    """Validate every pending batch of a list, record failures, settle each batch's status."""
+    started = time.perf_counter()
+    outcome = GateOutcome(list_type)
+    pending = [
+        row[0]
+        for row in con.execute(
+            "select batch_id from raw.load_batches where status = 'pending' and list_type = ? "
+            "order by batch_id",
+            [list_type],
+        ).fetchall()
+    ]
+    if not pending:
+        return outcome
+    frame = validation_frame(con, list_type, pending)
+    outcome.validated_rows = len(frame)
+    outcome.failures = run_suite(frame, load_suite(list_type))
+    errors: dict[str, list[Failure]] = defaultdict(list)
+    for failure in outcome.failures:
+        if failure.severity == "error":
+            errors[failure.batch_id].append(failure)
+    outcome.quarantined = sorted(errors)
+    outcome.accepted = [b for b in pending if b not in errors]
+    record_failures(con, outcome.failures)
+    settle(con, outcome.accepted, {b: _reason(errors[b]) for b in outcome.quarantined})
+    outcome.seconds = round(time.perf_counter() - started, 2)
+    return outcome
+
+
+def _reason(failures: list[Failure]) -> str:
+    return "; ".join(
+        f"{f.description} ({f.columns}: {f.unexpected_count} row(s), e.g. row {f.sample_rows[0]})"
+        for f in failures
+    )
+
+
+def record_failures(con: duckdb.DuckDBPyConnection, failures: list[Failure]) -> None:
+    rows = [
+        (
+            f.batch_id,
+            f.expectation,
+            f.columns,
+            f.severity,
+            f.description,
+            f.unexpected_count,
+            list(f.sample_rows),
+            list(f.sample_values),
+        )
+        for f in failures
+    ]
+    if rows:
+        con.executemany(
+            "insert into raw.quality_failures select ?, b.source_file, b.sheet_name, b.partition_key, "
+            "?, ?, ?, ?, ?, ?, ?, current_timestamp from raw.load_batches b where b.batch_id = ?",
+            [(r[0], *r[1:], r[0]) for r in rows],
+        )
+
+
+def settle(con: duckdb.DuckDBPyConnection, accepted: list[str], quarantined: dict[str, str]) -> None:
+    """Accepted batches supersede the earlier accepted batch of their round and list; a
+    quarantined batch leaves the last good one in place."""
+    for batch_id in accepted:
+        con.execute(
+            """
+            update raw.load_batches as older
+            set status = 'superseded', status_changed_at = current_timestamp,
+                status_reason = 'replaced by ' || newer.source_file
+            from raw.load_batches as newer
+            where newer.batch_id = ? and older.partition_key = newer.partition_key
+              and older.list_type = newer.list_type and older.status = 'accepted'
+            """,
+            [batch_id],
+        )
+        con.execute(
+            "update raw.load_batches set status = 'accepted', status_changed_at = current_timestamp "
+            "where batch_id = ?",
+            [batch_id],
+        )
+    for batch_id, reason in quarantined.items():
+        con.execute(
+            "update raw.load_batches set status = 'quarantined', status_reason = ?, "
+            "status_changed_at = current_timestamp where batch_id = ?",
+            [reason, batch_id],
+        )

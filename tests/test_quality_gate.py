@@ -1,0 +1,140 @@
+"""Each expectation of the suites: a frame that breaks only it fails only it; a clean one passes."""
+
+import shutil
+
+import duckdb
+import pytest
+
+from orchestration.quality.frames import validation_frame
+from orchestration.quality.gate import gate_pending, load_suite, run_suite
+from orchestration.readers.round_files import read_round_file
+from orchestration.warehouse import ensure_raw_schema, load_round_file
+
+IDP_FIXTURE = "Round88_Master_List_IDP_2018_01_31_IOM_DTM.csv"
+RETURNEE_FIXTURE = "Round119_Master_List_Returnee_2020_12_31_IOM_DTM.csv"
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory):
+    from pathlib import Path
+
+    fixtures = Path(__file__).parent / "fixtures" / "round_files"
+    con = duckdb.connect(str(tmp_path_factory.mktemp("gate") / "dtm.duckdb"))
+    ensure_raw_schema(con)
+    result = {}
+    for list_type, name in (("idp", IDP_FIXTURE), ("returnee", RETURNEE_FIXTURE)):
+        outcome = load_round_file(con, read_round_file(fixtures / name), name)
+        result[list_type] = validation_frame(con, list_type, [outcome.batch_id])
+    con.close()
+    return result
+
+
+def _failed(frame, list_type):
+    return {(f.expectation, f.columns) for f in run_suite(frame, load_suite(list_type))}
+
+
+@pytest.mark.parametrize("list_type", ["idp", "returnee"])
+def test_the_clean_fixture_passes_every_expectation(frames, list_type):
+    assert _failed(frames[list_type], list_type) == set()
+
+
+def _break(frame, column, value, row=2):
+    broken = frame.copy()
+    broken[column] = broken[column].astype(object)
+    broken.loc[row, column] = value
+    return broken
+
+
+BREAKERS = {
+    ("expect_column_values_to_not_be_null", "location_id"): lambda f: _break(f, "location_id", None),
+    ("expect_column_values_to_match_regex", "location_id"): lambda f: _break(f, "location_id", "27A6001"),
+    ("expect_compound_columns_to_be_unique", "batch_id, location_id"): lambda f: _break(
+        f, "location_id", f.loc[0, "location_id"]
+    ),
+    ("expect_column_values_to_not_be_null", "households_count"): lambda f: _break(
+        f, "households_count", None
+    ),
+    ("expect_column_values_to_not_be_null", "individuals_count"): lambda f: _break(
+        f, "individuals_count", None
+    ),
+    ("expect_column_values_to_be_between", "unparseable_count_cells"): lambda f: _break(
+        f, "unparseable_count_cells", 1
+    ),
+    ("expect_column_values_to_be_between", "negative_count_cells"): lambda f: _break(
+        f, "negative_count_cells", 2
+    ),
+    ("expect_column_values_to_be_between", "individuals_per_household"): lambda f: _break(
+        f, "individuals_per_household", 40.0
+    ),
+    ("expect_column_values_to_not_be_null", "governorate_pcode"): lambda f: _break(
+        f, "governorate_pcode", None
+    ),
+    ("expect_column_values_to_be_in_set", "district_known"): lambda f: _break(f, "district_known", False),
+    ("expect_column_values_to_be_between", "latitude"): lambda f: _break(f, "latitude", 51.5),
+    ("expect_column_values_to_be_between", "longitude"): lambda f: _break(f, "longitude", -0.1),
+}
+
+
+def _pair_breakers(list_type):
+    dims = (
+        ("origin", "shelter", "period")
+        if list_type == "idp"
+        else ("last_displacement", "return_shelter", "return_period")
+    )
+    return {
+        ("expect_column_pair_values_to_be_equal", f"{d}_sum, breakdown_total"): (
+            lambda f, d=d: _break(f, f"{d}_sum", f.loc[2, f"{d}_sum"] + 1)
+        )
+        for d in dims
+    }
+
+
+@pytest.mark.parametrize("list_type", ["idp", "returnee"])
+def test_every_expectation_is_broken_alone_by_its_own_frame(frames, list_type):
+    breakers = {**BREAKERS, **_pair_breakers(list_type)}
+    suite = {
+        (
+            e["type"],
+            ", ".join(
+                e["kwargs"].get("column_list")
+                or [e["kwargs"][k] for k in ("column", "column_A", "column_B") if k in e["kwargs"]]
+            ),
+        )
+        for e in load_suite(list_type)["expectations"]
+    }
+    assert suite == set(breakers), "every expectation of the suite has a breaking frame here"
+    for expectation, breaker in breakers.items():
+        assert _failed(breaker(frames[list_type]), list_type) == {expectation}, expectation
+
+
+def test_failures_name_the_batch_and_rows_and_quarantine_only_on_errors(frames, tmp_path):
+    from pathlib import Path
+
+    fixtures = Path(__file__).parent / "fixtures" / "round_files"
+    con = duckdb.connect(str(tmp_path / "dtm.duckdb"))
+    ensure_raw_schema(con)
+    good = load_round_file(con, read_round_file(fixtures / IDP_FIXTURE), IDP_FIXTURE)
+    other = tmp_path / "Round62_Master_List_IDP_2017_01_01_IOM_DTM.csv"
+    shutil.copy(fixtures / other.name, other)
+    text = other.read_text(encoding="utf-8-sig").replace("Tilkaif", "Atlantis")  # an unknown district
+    other.write_text(text, encoding="utf-8-sig")
+    warned = load_round_file(con, read_round_file(other), other.name)
+    con.execute(
+        "update raw.dtm_idp_master_list set shelter__camp = '999' "
+        "where batch_id = ? and source_row_number = 3",
+        [good.batch_id],
+    )
+    outcome = gate_pending(con, "idp")
+    assert outcome.quarantined == [good.batch_id]
+    assert outcome.accepted == [warned.batch_id]
+    status = dict(con.execute("select batch_id, status from raw.load_batches").fetchall())
+    assert status == {good.batch_id: "quarantined", warned.batch_id: "accepted"}
+    failures = con.execute(
+        "select source_file, severity, columns, sample_rows from raw.quality_failures order by severity"
+    ).fetchall()
+    assert (IDP_FIXTURE, "error", "shelter_sum, breakdown_total", [3]) in failures
+    assert any(f[0] == other.name and f[1] == "warning" and f[2] == "district_known" for f in failures)
+    reason = con.execute(
+        "select status_reason from raw.load_batches where batch_id = ?", [good.batch_id]
+    ).fetchall()[0][0]
+    assert "row 3" in reason and "shelter" in reason
