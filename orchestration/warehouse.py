@@ -86,6 +86,18 @@ create table if not exists raw.quality_failures (
     sample_values varchar[],
     checked_at timestamp not null
 );
+create table if not exists raw.sense_check_findings (
+    partition_key varchar not null,
+    previous_partition_key varchar not null,
+    list_type varchar not null,
+    check_name varchar not null,
+    subject varchar not null,          -- a governorate p-code, 'national' or a Location ID
+    previous_value bigint,
+    current_value bigint,
+    threshold double,
+    description varchar,
+    checked_at timestamp not null
+);
 """
 
 

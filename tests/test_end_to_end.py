@@ -198,7 +198,8 @@ def test_every_row_is_traceable_to_its_file_and_row(loaded):
         loaded,
         """
         select b.source_file, b.row_count, count(r.source_row_number), min(r.source_row_number)
-        from raw.load_batches b join raw.dtm_idp_master_list r using (batch_id) where b.status = 'accepted' group by all""",
+        from raw.load_batches b join raw.dtm_idp_master_list r using (batch_id)
+        where b.status = 'accepted' group by all""",
     )
     for source_file, stated, loaded_rows, first_row in rows:
         path = loaded["landing"] / source_file
@@ -285,6 +286,11 @@ def test_a_file_failing_the_gate_is_quarantined_without_holding_back_the_others(
     )
     assert failure == [(GATED, "IRQ-conflict-R092-2018-03", "shelter_sum, breakdown_total", "error", [4])]
     assert query(loaded, "select count(*) from marts.fct_idp_locations where round_number = 92") == [(0,)]
+    # GX's Data Docs of the run, linked from the check, and the round's page pointing at them
+    docs = Path(idp_check.metadata["data_docs"].value)
+    assert docs.exists() and "shelter_sum" in docs.read_text()
+    round_page = loaded["root"] / "quality" / "rounds" / "IRQ-conflict-R092-2018-03.md"
+    assert "quarantined" in round_page.read_text()
 
     # The corrected file arrives: it replaces the quarantined batch and the round goes through.
     shutil.copy(

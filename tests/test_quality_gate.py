@@ -138,3 +138,34 @@ def test_failures_name_the_batch_and_rows_and_quarantine_only_on_errors(frames, 
         "select status_reason from raw.load_batches where batch_id = ?", [good.batch_id]
     ).fetchall()[0][0]
     assert "row 3" in reason and "shelter" in reason
+
+
+def test_sense_checks_flag_large_moves_against_the_previous_round(tmp_path):
+    from pathlib import Path
+
+    from orchestration.quality.sense_checks import sense_check, thresholds
+
+    fixtures = Path(__file__).parent / "fixtures" / "round_files"
+    con = duckdb.connect(str(tmp_path / "dtm.duckdb"))
+    ensure_raw_schema(con)
+    earlier = load_round_file(
+        con, read_round_file(fixtures / "Round62_Master_List_IDP_2017_01_01_IOM_DTM.csv"), "r62.csv"
+    )
+    later = load_round_file(con, read_round_file(fixtures / IDP_FIXTURE), IDP_FIXTURE)
+    con.execute("update raw.load_batches set status = 'accepted'")
+    # one location of the later round jumps to 99,999 IDPs
+    con.execute(
+        "update raw.dtm_idp_master_list set individuals = '99999' where batch_id = ? "
+        "and source_row_number = 2",
+        [later.batch_id],
+    )
+    findings = sense_check(con, "idp", [later.partition_key])
+    assert {"governorate_change_share", "national_change_share"} <= {f.check_name for f in findings}
+    assert {f.previous_partition_key for f in findings} == {earlier.partition_key}
+    limits = thresholds("idp")
+    for f in findings:
+        if f.check_name.endswith("change_share"):
+            assert abs(f.current_value - f.previous_value) / f.previous_value > limits[f.check_name][0]
+        else:
+            assert max(f.current_value, f.previous_value) > limits[f.check_name][0]
+    assert sense_check(con, "idp", [earlier.partition_key]) == []  # no previous round

@@ -12,6 +12,7 @@ import duckdb
 from orchestration import landing
 from orchestration.partitions import WAREHOUSE_POOL, round_partitions
 from orchestration.quality.gate import GateOutcome, gate_pending
+from orchestration.quality.sense_checks import Finding, record_findings, sense_check
 from orchestration.readers.round_files import RejectedFile, RoundFile, file_digest, read_round_file
 from orchestration.resources import WarehouseResource
 from orchestration.warehouse import (
@@ -26,6 +27,7 @@ from orchestration.warehouse import (
 # Below this many files, starting worker processes costs more than it saves.
 PARALLEL_FROM_FILES = 4
 GATE_CHECK = "great_expectations_suite"
+SENSE_CHECK = "round_over_round"
 LANDING_ROUND_FILES = dg.AssetKey(["landing", "dtm_round_files"])
 LOAD_BATCHES = dg.AssetKey(["raw", "load_batches"])
 RAW_ASSET_KEYS = {list_type: dg.AssetKey(["raw", table]) for list_type, table in RAW_TABLES.items()}
@@ -93,6 +95,15 @@ def _read(path: Path) -> RoundFile | RejectedFile:
             "failing a critical expectation is quarantined with its reasons and never reaches dbt.",
         )
         for key in RAW_ASSET_KEYS.values()
+    ]
+    + [
+        dg.AssetCheckSpec(
+            SENSE_CHECK,
+            asset=key,
+            description="Round-over-round sense checks (warnings): governorate and national changes "
+            "and large locations appearing or vanishing, against thresholds in sense_check_thresholds.",
+        )
+        for key in RAW_ASSET_KEYS.values()
     ],
     partitions_def=round_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -138,15 +149,20 @@ def raw_master_lists(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             context.log.info(
                 f"[{done}/{len(todo)}] {landing_file.name}: {outcome.rows:,} rows {outcome.status}"
             )
-        gates = {list_type: gate_pending(con, list_type) for list_type in RAW_TABLES}
+        docs = warehouse.database.parent / "quality"
+        gates = {list_type: gate_pending(con, list_type, docs, context.run_id) for list_type in RAW_TABLES}
         for gate in gates.values():
             context.log.info(
                 f"Gate {gate.list_type}: {gate.validated_rows:,} rows in {gate.seconds} s, "
                 f"{len(gate.accepted)} batch(es) accepted, {len(gate.quarantined)} quarantined"
             )
+        findings = {list_type: sense_check(con, list_type, sorted(keys)) for list_type in RAW_TABLES}
+        for list_type, found in findings.items():
+            record_findings(con, list_type, sorted(keys), found)
         totals = _round_totals(con, keys)
     yield from _materializations(outcomes, rejections, totals, gates)
     yield from (_check_result(gate) for gate in gates.values())
+    yield from (_sense_result(list_type, found) for list_type, found in findings.items())
 
 
 def _check_result(gate: GateOutcome) -> dg.AssetCheckResult:
@@ -183,6 +199,36 @@ def _check_result(gate: GateOutcome) -> dg.AssetCheckResult:
                 else "none"
             ),
             "seconds": gate.seconds,
+            **({"data_docs": dg.MetadataValue.path(str(gate.data_docs))} if gate.data_docs else {}),
+        },
+    )
+
+
+def _sense_result(list_type: str, findings: list[Finding]) -> dg.AssetCheckResult:
+    rows = [
+        (
+            f.partition_key,
+            f.check_name,
+            f.subject,
+            f.previous_value,
+            f.current_value,
+            f.previous_partition_key,
+        )
+        for f in findings
+    ]
+    return dg.AssetCheckResult(
+        asset_key=RAW_ASSET_KEYS[list_type],
+        check_name=SENSE_CHECK,
+        passed=not findings,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "findings": len(findings),
+            "by_check": dg.MetadataValue.json(dict(Counter(f.check_name for f in findings))),
+            "largest": dg.MetadataValue.md(
+                _md_table(["round", "check", "subject", "previous", "current", "previous round"], rows[:50])
+                if rows
+                else "none"
+            ),
         },
     )
 

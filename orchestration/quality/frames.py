@@ -29,7 +29,7 @@ def _unparseable(column: str) -> str:
     )
 
 
-def _register_reference(con: duckdb.DuckDBPyConnection) -> None:
+def register_reference(con: duckdb.DuckDBPyConnection) -> None:
     names = pd.DataFrame(
         [(g[s], g["admin1_pcode"]) for g in governorates() for s in SPELLINGS],
         columns=["name", "admin1_pcode"],
@@ -41,7 +41,7 @@ def _register_reference(con: duckdb.DuckDBPyConnection) -> None:
 
 def validation_frame(con: duckdb.DuckDBPyConnection, list_type: str, batch_ids: list[str]) -> pd.DataFrame:
     """One row per raw row of these batches, with the columns the suite of `list_type` tests."""
-    _register_reference(con)
+    register_reference(con)
     counts = ["households", "individuals"] + [
         c["canonical_column"] for c in breakdown_categories() if c["list_type"] == list_type
     ]

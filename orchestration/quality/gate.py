@@ -10,6 +10,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -61,6 +62,7 @@ class GateOutcome:
     quarantined: list[str] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
+    data_docs: Path | None = None
 
 
 def _columns_of(kwargs: dict) -> list[str]:
@@ -73,6 +75,11 @@ def _columns_of(kwargs: dict) -> list[str]:
 
 def run_suite(frame: pd.DataFrame, suite: dict) -> list[Failure]:
     """Validate the frame with the suite; every failed expectation, split by batch."""
+    return failures_of(validate(frame, suite))
+
+
+def validate(frame: pd.DataFrame, suite: dict):
+    """GX's validation result of the frame against the suite (JSON as in expectations/)."""
     gx = _gx()
     from great_expectations.expectations.registry import get_expectation_impl
 
@@ -90,10 +97,13 @@ def run_suite(frame: pd.DataFrame, suite: dict) -> list[Failure]:
         for e in suite["expectations"]
     ]
     gx_suite = context.suites.add(gx.ExpectationSuite(name=suite["name"], expectations=expectations))
-    result = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
+    return batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
         gx_suite,
         result_format={"result_format": "COMPLETE", "unexpected_index_column_names": INDEX_COLUMNS},
     )
+
+
+def failures_of(result) -> list[Failure]:
     failures = []
     # GX does not keep the suite's order in its results: each result carries its expectation.
     for outcome in result.results:
@@ -124,8 +134,39 @@ def run_suite(frame: pd.DataFrame, suite: dict) -> list[Failure]:
     return failures
 
 
-def gate_pending(con: duckdb.DuckDBPyConnection, list_type: str) -> GateOutcome:
-    """Validate every pending batch of a list, record failures, settle each batch's status."""
+def write_data_docs(result, outcome: GateOutcome, partitions: list[str], docs_dir: Path, label: str) -> Path:
+    """GX's HTML page of this validation, a CSV of its failures beside it, and a line in the
+    page of each round it covered (docs_dir/rounds/<partition>.md), so docs are kept per round."""
+    from great_expectations.render.renderer import ValidationResultsPageRenderer
+    from great_expectations.render.view import DefaultJinjaPageView
+
+    run_dir = docs_dir / "runs" / label
+    run_dir.mkdir(parents=True, exist_ok=True)
+    page = run_dir / f"{RAW_TABLES[outcome.list_type]}.html"
+    page.write_text(
+        DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result)), encoding="utf-8"
+    )
+    pd.DataFrame([f.__dict__ for f in outcome.failures], columns=list(Failure.__dataclass_fields__)).to_csv(
+        run_dir / f"{RAW_TABLES[outcome.list_type]}_failures.csv", index=False
+    )
+    rounds_dir = docs_dir / "rounds"
+    rounds_dir.mkdir(parents=True, exist_ok=True)
+    for partition in partitions:
+        with (rounds_dir / f"{partition}.md").open("a", encoding="utf-8") as index:
+            verdict = (
+                "quarantined" if any(b.startswith(partition) for b in outcome.quarantined) else "accepted"
+            )
+            index.write(
+                f"- {label} {outcome.list_type}: {verdict}, [{page.name}]({page.relative_to(docs_dir)})\n"
+            )
+    return page
+
+
+def gate_pending(
+    con: duckdb.DuckDBPyConnection, list_type: str, docs_dir: Path | None = None, label: str = "adhoc"
+) -> GateOutcome:
+    """Validate every pending batch of a list, record failures, settle each batch's status,
+    and write Data Docs under docs_dir."""
     started = time.perf_counter()
     outcome = GateOutcome(list_type)
     pending = [
@@ -140,7 +181,8 @@ def gate_pending(con: duckdb.DuckDBPyConnection, list_type: str) -> GateOutcome:
         return outcome
     frame = validation_frame(con, list_type, pending)
     outcome.validated_rows = len(frame)
-    outcome.failures = run_suite(frame, load_suite(list_type))
+    result = validate(frame, load_suite(list_type))
+    outcome.failures = failures_of(result)
     errors: dict[str, list[Failure]] = defaultdict(list)
     for failure in outcome.failures:
         if failure.severity == "error":
@@ -149,6 +191,9 @@ def gate_pending(con: duckdb.DuckDBPyConnection, list_type: str) -> GateOutcome:
     outcome.accepted = [b for b in pending if b not in errors]
     record_failures(con, outcome.failures)
     settle(con, outcome.accepted, {b: _reason(errors[b]) for b in outcome.quarantined})
+    if docs_dir is not None:
+        partitions = sorted({b.split("/")[0] for b in pending})
+        outcome.data_docs = write_data_docs(result, outcome, partitions, docs_dir, label)
     outcome.seconds = round(time.perf_counter() - started, 2)
     return outcome
 
