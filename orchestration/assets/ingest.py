@@ -57,6 +57,8 @@ def _read(path: Path) -> RoundFile | RejectedFile:
         return read_round_file(path)
     except RejectedFile as error:
         return error
+    except Exception as error:  # a file no rule foresaw must not stop the run: refuse it, say why
+        return RejectedFile(path.name, f"the reader failed on this file ({type(error).__name__}: {error})")
 
 
 @dg.multi_asset(

@@ -137,6 +137,8 @@ def read_round_file(path: Path) -> RoundFile:
     header = rows[header_index]
     header_map, canonical_by_position = _map_header(name, sheet, header_index, header, list_type)
     body, totals_row, totals_index = _split_body(name, sheet, rows, header_index)
+    if not body:
+        raise RejectedFile(name, "no location rows below the header", sheet=sheet, row=header_index + 1)
     frame = _to_frame(body, header, canonical_by_position, header_index)
     warnings = []
     if totals_row is None:
