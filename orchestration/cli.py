@@ -70,6 +70,21 @@ def load_rounds(
     return result
 
 
+def publish(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    """Publish the latest round that passed every gate (what the monthly schedule runs)."""
+    started = time.perf_counter()
+    result = defs.resolve_job_def("publish_round").execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    outcome = "published" if result.success else "FAILED to publish"
+    print(
+        f"Run {result.run_id} {outcome} in {time.perf_counter() - started:.1f} s: {settings.published_dir()}"
+    )
+    return result
+
+
 def print_summary() -> None:
     if not settings.warehouse_path().exists():
         print(f"No warehouse yet at {settings.warehouse_path()}.")
@@ -121,7 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Every file in {landing_dir} is already loaded (dtm run --all reloads them).")
         print_summary()
         return 0
-    result = load_rounds(defs, dg.DagsterInstance.get(), files, wanted)
+    instance = dg.DagsterInstance.get()
+    result = load_rounds(defs, instance, files, wanted)
+    if result is not None and result.success:
+        publish(defs, instance)
     print_summary()
     return 0 if result is not None and result.success else 1
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration import jobs, sensors
-from orchestration.assets import dbt, ingest
+from orchestration.assets import dbt, ingest, publish
 from orchestration.resources import WarehouseResource, default_warehouse
 
 
@@ -14,6 +14,7 @@ def build_definitions(warehouse: WarehouseResource) -> dg.Definitions:
     return dg.Definitions.merge(
         ingest.defs,
         dbt.defs,
+        publish.defs,
         jobs.defs,
         sensors.defs,
         dg.Definitions(resources={"warehouse": warehouse}),

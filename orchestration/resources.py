@@ -14,6 +14,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     database_path: str
     landing_path: str
+    published_path: str | None = None
 
     @property
     def database(self) -> Path:
@@ -23,8 +24,15 @@ class WarehouseResource(dg.ConfigurableResource):
     def landing(self) -> Path:
         return Path(self.landing_path)
 
+    @property
+    def published(self) -> Path:
+        """Where publications go; beside the working file unless set."""
+        return Path(self.published_path) if self.published_path else self.database.parent / "published"
+
 
 def default_warehouse() -> WarehouseResource:
     return WarehouseResource(
-        database_path=str(settings.warehouse_path()), landing_path=str(settings.landing_dir())
+        database_path=str(settings.warehouse_path()),
+        landing_path=str(settings.landing_dir()),
+        published_path=str(settings.published_dir()),
     )

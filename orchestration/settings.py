@@ -31,3 +31,8 @@ def landing_dir() -> Path:
 def warehouse_path() -> Path:
     """The working DuckDB file (raw → marts), written by one process at a time."""
     return _path("DTM_WAREHOUSE_PATH", data_dir() / "warehouse" / "dtm.duckdb")
+
+
+def published_dir() -> Path:
+    """Publications for BI tools and people: dtm_latest.duckdb and a folder per round."""
+    return _path("DTM_PUBLISHED_DIR", data_dir() / "published")

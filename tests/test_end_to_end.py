@@ -305,3 +305,106 @@ def test_a_file_failing_the_gate_is_quarantined_without_holding_back_the_others(
         loaded, "select status from raw.load_batches where source_file = ? order by loaded_at", [GATED]
     ) == [("quarantined",), ("accepted",)]
     assert query(loaded, "select count(*) from marts.fct_idp_locations where round_number = 92") == [(8,)]
+
+
+READER = """
+import json, sys, time, duckdb
+path, stop, out = sys.argv[1], sys.argv[2], sys.argv[3]
+seen, errors = [], []
+from pathlib import Path
+while not Path(stop).exists() and len(seen) < 2000:
+    try:
+        with duckdb.connect(path, read_only=True) as con:
+            key = con.execute("select partition_key from marts.publication_info").fetchall()[0][0]
+            rows = con.execute("select count(*) from marts.idps_by_governorate").fetchall()[0][0]
+            seen.append([key, rows])
+    except Exception as error:
+        errors.append(repr(error))
+Path(out).write_text(json.dumps({"seen": seen, "errors": errors}))
+"""
+
+
+def test_publication_swaps_under_eight_open_readers_and_holds_marts_alone(loaded, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from orchestration.cli import publish
+
+    first = publish(loaded["defs"], loaded["instance"])
+    assert first.success
+    latest = loaded["root"] / "published" / "dtm_latest.duckdb"
+    script = tmp_path / "reader.py"
+    script.write_text(READER)
+    stop = tmp_path / "stop"
+    readers = [
+        subprocess.Popen([sys.executable, str(script), str(latest), str(stop), str(tmp_path / f"r{i}.json")])
+        for i in range(8)
+    ]
+    try:
+        second = publish(loaded["defs"], loaded["instance"])
+        assert second.success
+    finally:
+        stop.touch()
+        for reader in readers:
+            reader.wait(timeout=120)
+    expected_rows = query(loaded, "select count(*) from marts.idps_by_governorate")[0][0]
+    for i in range(8):
+        report = json.loads((tmp_path / f"r{i}.json").read_text())
+        assert report["errors"] == []
+        assert report["seen"] and all(
+            row == ["IRQ-conflict-R134-2024-12", expected_rows] for row in report["seen"]
+        )
+    with duckdb.connect(str(latest), read_only=True) as con:
+        schemas = {r[0] for r in con.execute("select distinct schema_name from duckdb_tables()").fetchall()}
+        comment = con.execute("select comment from duckdb_tables() where table_name = 'idps_by_governorate'")
+        assert schemas == {"marts"}
+        assert "IDPs per round and governorate" in comment.fetchall()[0][0]
+    folder = loaded["root"] / "published" / "rounds" / "IRQ-conflict-R134-2024-12"
+    assert (folder / "datapackage.json").exists() and (folder / "LICENSE.txt").exists()
+
+
+def test_published_files_validate_with_frictionless_libhxl_and_the_dtm_api_shape(loaded):
+    import json
+
+    import hxl
+    from frictionless import validate
+
+    folder = loaded["root"] / "published" / "rounds" / "IRQ-conflict-R134-2024-12"
+    if not folder.exists():
+        from orchestration.cli import publish
+
+        assert publish(loaded["defs"], loaded["instance"]).success
+    assert validate(str(folder / "datapackage.json")).valid
+    source = hxl.data(str(folder / "idps_returnees_by_district_hxl.csv"), hxl.InputOptions(allow_local=True))
+    assert [str(c) for c in source.columns][:4] == ["#adm1+name", "#adm1+code", "#adm2+name", "#adm2+code"]
+    idps = sum(int(row.get("#affected+idps+ind")) for row in source)
+    assert idps == sum(independent_totals(next(loaded["landing"].glob("Round134_*IDP*"))).values())
+    api = json.loads((folder / "idps_by_governorate_dtm_api_v3.json").read_text())
+    assert api["isSuccess"] is True and api["errorMessages"] == []
+    assert {r["admin1Pcode"][:5] for r in api["result"]} == {"IRQ-G"}
+    assert sum(r["numPresentIdpInd"] for r in api["result"]) == idps
+
+
+def test_a_gate_failure_leaves_the_previous_publication_in_place(loaded):
+    from orchestration.cli import publish
+
+    assert publish(loaded["defs"], loaded["instance"]).success
+    bad = loaded["landing"] / "Round135_Master_List_IDP_2025_04_30_IOM_DTM.csv"
+    shutil.copy(loaded["landing"] / GATED, bad)
+    with bad.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    column = rows[0].index("Camp")
+    rows[2][column] = str(int(rows[2][column]) + 3)
+    rows[-1][column] = f"{int(rows[-1][column].replace(',', '')) + 3:,}"
+    with bad.open("w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    assert load_rounds(
+        loaded["defs"], loaded["instance"], landing.scan(loaded["landing"]), ["IRQ-conflict-R135-2025-04"]
+    ).success
+    assert publish(loaded["defs"], loaded["instance"]).success
+    latest = loaded["root"] / "published" / "dtm_latest.duckdb"
+    with duckdb.connect(str(latest), read_only=True) as con:
+        assert con.execute("select partition_key from marts.publication_info").fetchall() == [
+            ("IRQ-conflict-R134-2024-12",)
+        ]

@@ -1,0 +1,200 @@
+"""The files people use, one folder per round: Parquet and CSV of every mart (the round's rows),
+an HXL-tagged CSV for HDX, a JSON in the DTM API v3 shape, a licence and the sources' sha256."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from orchestration.publish.warehouse_file import PUBLISHED_SCHEMA
+from orchestration.settings import ADMIN0_PCODE, OPERATION
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+LICENCE = """\
+DTM Iraq displacement warehouse: publication of {partition_key}
+
+Source: International Organization for Migration (IOM), Displacement Tracking Matrix (DTM) Iraq,
+{operation}. Attribution: "IOM DTM Iraq", with the round and its reporting date.
+Figures are IOM's as published in its master lists; the warehouse adds OCHA p-codes and
+derived totals. Licence: Creative Commons Attribution-NonCommercial 3.0 IGO (CC BY-NC 3.0 IGO),
+as IOM DTM publishes its data; check IOM's terms before redistribution.
+sources.csv lists the sha256 of every landing file behind this publication.
+"""
+# HXL hashtags as HDX uses them (https://hxlstandard.org/standard/dictionary).
+HXL_COLUMNS = (
+    ("Governorate", "#adm1+name", "admin1_name"),
+    ("Governorate p-code", "#adm1+code", "admin1_pcode"),
+    ("District", "#adm2+name", "admin2_name"),
+    ("District p-code", "#adm2+code", "admin2_pcode"),
+    ("Reporting date", "#date+reported", "reporting_date"),
+    ("IDPs (individuals)", "#affected+idps+ind", "idps"),
+    ("IDP households", "#affected+idps+hh", "idp_households"),
+    ("Returnees (individuals)", "#affected+returnees+ind", "returnees"),
+)
+
+
+def formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells a spreadsheet would run as formulas get a leading apostrophe."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            text = safe[column].astype("string")
+            risky = text.str.startswith(FORMULA_PREFIXES, na=False)
+            safe[column] = text.mask(risky, "'" + text)
+    return safe
+
+
+def _round_slice(con: duckdb.DuckDBPyConnection, table: str, partition_key: str) -> pd.DataFrame:
+    columns = {r[0] for r in con.execute(f"describe {PUBLISHED_SCHEMA}.{table}").fetchall()}
+    where = "where partition_key = ?" if "partition_key" in columns else ""
+    return con.execute(
+        f"select * from {PUBLISHED_SCHEMA}.{table} {where}", [partition_key] if where else []
+    ).df()
+
+
+def write_round_files(published: Path, working: Path, folder: Path, partition_key: str) -> list[Path]:
+    """Every file of the round's folder, from the published warehouse file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with duckdb.connect(str(published), read_only=True) as con:
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() where schema_name = ? order by 1", [PUBLISHED_SCHEMA]
+            ).fetchall()
+        ]
+        for table in tables:
+            frame = _round_slice(con, table, partition_key)
+            parquet = folder / f"{table}.parquet"
+            con.register("round_slice", frame)
+            con.execute(f"copy round_slice to '{parquet}' (format parquet)")
+            con.unregister("round_slice")
+            csv_path = folder / f"{table}.csv"
+            formula_safe(frame).to_csv(csv_path, index=False, encoding="utf-8-sig")  # BOM: Excel shows Arabic
+            written += [parquet, csv_path]
+        written.append(_write_hxl(con, folder, partition_key))
+        written.append(_write_dtm_api_json(con, folder, partition_key))
+    written += _write_provenance(working, folder, partition_key)
+    return written
+
+
+def _write_hxl(con: duckdb.DuckDBPyConnection, folder: Path, partition_key: str) -> Path:
+    frame = con.execute(
+        f"""
+        with returnees as (
+            select admin2_pcode, sum(individuals) as returnees
+            from {PUBLISHED_SCHEMA}.fct_returnee_locations where partition_key = ? group by all
+        )
+        select d.admin1_name, d.admin1_pcode, d.admin2_name, d.admin2_pcode, d.reporting_date,
+               d.individuals as idps, d.households as idp_households, coalesce(r.returnees, 0) as returnees
+        from {PUBLISHED_SCHEMA}.idps_by_district d left join returnees r using (admin2_pcode)
+        where d.partition_key = ? order by d.admin2_pcode
+        """,
+        [partition_key, partition_key],
+    ).df()
+    path = folder / "idps_returnees_by_district_hxl.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([label for label, _, _ in HXL_COLUMNS])
+        writer.writerow([tag for _, tag, _ in HXL_COLUMNS])
+        for row in formula_safe(frame).itertuples(index=False):
+            writer.writerow(row)
+    return path
+
+
+def _write_dtm_api_json(con: duckdb.DuckDBPyConnection, folder: Path, partition_key: str) -> Path:
+    """IDPs by governorate as DTM's API v3 serves them (p-codes in the API's IRQ-G01 form)."""
+    rows = con.execute(
+        f"""
+        select g.admin1_name, a.dtm_api_pcode, g.individuals, g.reporting_date, g.round_number
+        from {PUBLISHED_SCHEMA}.idps_by_governorate g
+        join {PUBLISHED_SCHEMA}.dim_admin1 a using (admin1_pcode)
+        where g.partition_key = ? order by a.dtm_api_pcode
+        """,
+        [partition_key],
+    ).fetchall()
+    result = [
+        {
+            "id": i,
+            "operation": OPERATION,
+            "admin0Name": "Iraq",
+            "admin0Pcode": ADMIN0_PCODE,
+            "admin1Name": name,
+            "admin1Pcode": api_pcode,
+            "numPresentIdpInd": int(individuals),
+            "reportingDate": f"{day:%Y-%m-%d}T00:00:00",
+            "yearReportingDate": day.year,
+            "monthReportingDate": day.month,
+            "roundNumber": int(number),
+            "assessmentType": "BA",
+        }
+        for i, (name, api_pcode, individuals, day, number) in enumerate(rows, start=1)
+    ]
+    path = folder / "idps_by_governorate_dtm_api_v3.json"
+    path.write_text(
+        json.dumps({"isSuccess": True, "result": result, "errorMessages": []}, indent=1), encoding="utf-8"
+    )
+    return path
+
+
+def _write_provenance(working: Path, folder: Path, partition_key: str) -> list[Path]:
+    with duckdb.connect(str(working), read_only=True) as con:
+        sources = con.execute(
+            "select source_file, source_sha256, list_type, loaded_at from raw.load_batches "
+            "where partition_key = ? and status = 'accepted' order by source_file",
+            [partition_key],
+        ).df()
+    sources_path = folder / "sources.csv"
+    formula_safe(sources).to_csv(sources_path, index=False, encoding="utf-8")
+    licence = folder / "LICENSE.txt"
+    licence.write_text(LICENCE.format(partition_key=partition_key, operation=OPERATION), encoding="utf-8")
+    return [sources_path, licence]
+
+
+FIELD_TYPES = {"i": "integer", "u": "integer", "f": "number", "b": "boolean", "M": "datetime"}
+
+
+def write_datapackage(folder: Path, written: list[Path], partition_key: str) -> Path:
+    """A Frictionless descriptor of every file of the round, with sizes and sha256."""
+    import hashlib
+
+    resources = []
+    for path in sorted(written):
+        resource = {
+            "name": path.name.lower().replace(".", "-").replace("_", "-"),
+            "path": path.name,
+            "bytes": path.stat().st_size,
+            "hash": "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest(),
+        }
+        if path.suffix == ".csv" and not path.name.endswith("_hxl.csv"):
+            frame = pd.read_csv(path, encoding="utf-8-sig", nrows=1000, keep_default_na=False, na_values=[""])
+            resource |= {
+                "type": "table",
+                "format": "csv",
+                "encoding": "utf-8-sig" if path.read_bytes()[:3] == b"\xef\xbb\xbf" else "utf-8",
+                "schema": {
+                    "fields": [
+                        {"name": name, "type": FIELD_TYPES.get(frame[name].dtype.kind, "string")}
+                        for name in frame.columns
+                    ]
+                },
+            }
+        else:
+            resource |= {"type": "file", "format": path.suffix.lstrip(".")}
+        resources.append(resource)
+    descriptor = {
+        "name": f"dtm-iraq-{partition_key.lower()}",
+        "title": f"IOM DTM Iraq displacement warehouse, {partition_key}",
+        "licenses": [
+            {"name": "CC-BY-NC-3.0-IGO", "title": "Creative Commons Attribution-NonCommercial 3.0 IGO"}
+        ],
+        "sources": [{"title": "IOM Displacement Tracking Matrix (DTM) Iraq"}],
+        "resources": resources,
+    }
+    path = folder / "datapackage.json"
+    path.write_text(json.dumps(descriptor, indent=1), encoding="utf-8")
+    return path

@@ -1,0 +1,111 @@
+"""The published warehouse: a read-only DuckDB file of the marts alone, for BI tools.
+
+A publication is written beside the published path and renamed over it, so a BI tool that has
+the file open keeps reading the old one and the next connection sees the new one; no reader
+ever blocks a pipeline run. It is written with a storage version that BI drivers bundling an
+older DuckDB (1.x) can open.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import duckdb
+
+from orchestration.rounds import sort_partition_keys
+
+STORAGE_VERSION = "v1.0.0"
+PUBLISHED_SCHEMA = "marts"
+LATEST = "dtm_latest.duckdb"
+KEEP_ROUNDS = 3
+
+
+def mart_descriptions(manifest_path: Path) -> dict[str, tuple[str, dict[str, str]]]:
+    """Table and column descriptions of the marts, from dbt's manifest."""
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    return {
+        node["name"]: (
+            node.get("description", ""),
+            {c: v.get("description", "") for c, v in node["columns"].items()},
+        )
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["schema"] == PUBLISHED_SCHEMA
+    }
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def publish_warehouse(
+    working: Path,
+    published_dir: Path,
+    partition_key: str,
+    descriptions: dict[str, tuple[str, dict[str, str]]],
+) -> Path:
+    """Write the marts to rounds/<partition>.duckdb, then point dtm_latest.duckdb at it."""
+    rounds_dir = published_dir / "rounds"
+    rounds_dir.mkdir(parents=True, exist_ok=True)
+    target = rounds_dir / f"{partition_key}.duckdb"
+    staging = rounds_dir / f".{partition_key}.duckdb.tmp"
+    staging.unlink(missing_ok=True)
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach {_quote(str(working))} as working (read_only)")
+        con.execute(f"attach {_quote(str(staging))} as published (storage_version '{STORAGE_VERSION}')")
+        con.execute(f"create schema published.{PUBLISHED_SCHEMA}")
+        tables = [
+            row[0]
+            for row in con.execute(
+                "select table_name from duckdb_tables() where database_name = 'working' and schema_name = ? "
+                "order by table_name",
+                [PUBLISHED_SCHEMA],
+            ).fetchall()
+        ]
+        for table in tables:
+            name = f"published.{PUBLISHED_SCHEMA}.{table}"
+            con.execute(f"create table {name} as select * from working.{PUBLISHED_SCHEMA}.{table}")
+            description, columns = descriptions.get(table, ("", {}))
+            if description:
+                con.execute(f"comment on table {name} is {_quote(description)}")
+            for column, text in columns.items():
+                if text:
+                    con.execute(f'comment on column {name}."{column}" is {_quote(text)}')
+        # What a BI user asks first: which round is this, and when was it published?
+        con.execute(
+            f"create table published.{PUBLISHED_SCHEMA}.publication_info as "
+            "select ? as partition_key, current_timestamp as published_at, ? as storage_version",
+            [partition_key, STORAGE_VERSION],
+        )
+        con.execute(
+            f"comment on table published.{PUBLISHED_SCHEMA}.publication_info is "
+            "'The round this file publishes and when it was published.'"
+        )
+        con.execute("detach published")
+        con.execute("detach working")
+    finally:
+        con.close()
+    os.replace(staging, target)
+    _point_latest(published_dir, target)
+    _prune(rounds_dir)
+    return target
+
+
+def _point_latest(published_dir: Path, target: Path) -> None:
+    """Atomically make dtm_latest.duckdb the new file (a hard link, renamed over the old one)."""
+    link = published_dir / f".{LATEST}.tmp"
+    link.unlink(missing_ok=True)
+    try:
+        os.link(target, link)
+    except OSError:  # a file system without hard links: a copy, still renamed atomically
+        link.write_bytes(target.read_bytes())
+    os.replace(link, published_dir / LATEST)
+
+
+def _prune(rounds_dir: Path) -> None:
+    """Keep the newest publications by round; readers of a deleted one keep their open file."""
+    files = {p.name.removesuffix(".duckdb"): p for p in rounds_dir.glob("*.duckdb")}
+    for key in sort_partition_keys(list(files))[:-KEEP_ROUNDS]:
+        files[key].unlink()
