@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration import jobs, sensors
-from orchestration.assets import dbt, ingest, publish
+from orchestration.assets import dbt, ingest, operations, publish
 from orchestration.resources import WarehouseResource, default_warehouse
 
 
@@ -15,6 +15,7 @@ def build_definitions(warehouse: WarehouseResource) -> dg.Definitions:
         ingest.defs,
         dbt.defs,
         publish.defs,
+        operations.defs,
         jobs.defs,
         sensors.defs,
         dg.Definitions(resources={"warehouse": warehouse}),
