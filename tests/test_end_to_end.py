@@ -362,6 +362,17 @@ def test_publication_swaps_under_eight_open_readers_and_holds_marts_alone(loaded
         assert "IDPs per round and governorate" in comment.fetchall()[0][0]
     folder = loaded["root"] / "published" / "rounds" / "IRQ-conflict-R134-2024-12"
     assert (folder / "datapackage.json").exists() and (folder / "LICENSE.txt").exists()
+    # charts and the report come from the marts of the round
+    for chart in ("returnees_over_time", "idps_by_governorate", "shelter_mix"):
+        assert (folder / f"chart_{chart}.png").stat().st_size > 10_000
+        assert (folder / f"chart_{chart}.svg").read_text().lstrip().startswith("<?xml")
+    national = query(loaded, "select idps from marts.national_figures_by_round where round_number = 134")[0][
+        0
+    ]
+    report = (folder / "round_report.html").read_text()
+    assert str(national) in report and "Reconciliation" in report and "chart_shelter_mix.png" in report
+    workbook = openpyxl.load_workbook(folder / "dtm_iraq_IRQ-conflict-R134-2024-12.xlsx", read_only=True)
+    assert "README" in workbook.sheetnames and "idps_by_governorate" in workbook.sheetnames
 
 
 def test_published_files_validate_with_frictionless_libhxl_and_the_dtm_api_shape(loaded):

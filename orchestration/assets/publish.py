@@ -10,6 +10,7 @@ from orchestration.assets.dbt import dtm_dbt_models
 from orchestration.dbt_project import dbt_project
 from orchestration.partitions import WAREHOUSE_POOL
 from orchestration.publish.files import write_datapackage, write_round_files
+from orchestration.publish.report import write_charts, write_report, write_workbook
 from orchestration.publish.warehouse_file import LATEST, mart_descriptions, publish_warehouse
 from orchestration.resources import WarehouseResource
 
@@ -49,17 +50,22 @@ def dtm_round_publication(
         raise dg.Failure("No round has passed the gates yet: nothing to publish.")
     partition_key = rows[0][0]
     context.log.info(f"Publishing {partition_key} to {warehouse.published}")
-    published = publish_warehouse(
-        warehouse.database, warehouse.published, partition_key, mart_descriptions(dbt_project.manifest_path)
-    )
+    descriptions = mart_descriptions(dbt_project.manifest_path)
+    published = publish_warehouse(warehouse.database, warehouse.published, partition_key, descriptions)
     folder = warehouse.published / "rounds" / partition_key
     written = write_round_files(published, warehouse.database, folder, partition_key)
+    with duckdb.connect(str(published), read_only=True) as con:
+        written[write_workbook(con, folder, partition_key, descriptions)] = []
+        charts = write_charts(con, folder, partition_key)
+        report = write_report(con, warehouse.database, folder, partition_key, charts)
+    written |= {path: [] for path in [*charts, report]}
     write_datapackage(folder, written, partition_key)
     return dg.MaterializeResult(
         metadata={
             "round": partition_key,
             "warehouse_file": dg.MetadataValue.path(str(warehouse.published / LATEST)),
             "files": dg.MetadataValue.path(str(folder)),
+            "round_report": dg.MetadataValue.path(str(report)),
             "warehouse_megabytes": round(published.stat().st_size / 1e6, 1),
             "files_written": len(written) + 1,
             "seconds": round(time.perf_counter() - started, 1),

@@ -48,18 +48,42 @@ def formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
-def _round_slice(con: duckdb.DuckDBPyConnection, table: str, partition_key: str) -> pd.DataFrame:
-    columns = {r[0] for r in con.execute(f"describe {PUBLISHED_SCHEMA}.{table}").fetchall()}
-    where = "where partition_key = ?" if "partition_key" in columns else ""
-    return con.execute(
-        f"select * from {PUBLISHED_SCHEMA}.{table} {where}", [partition_key] if where else []
-    ).df()
+FIELD_TYPES = {
+    "BIGINT": "integer",
+    "INTEGER": "integer",
+    "HUGEINT": "integer",
+    "SMALLINT": "integer",
+    "DOUBLE": "number",
+    "FLOAT": "number",
+    "BOOLEAN": "boolean",
+    "DATE": "date",
+    "TIMESTAMP": "datetime",
+}
+# Text a spreadsheet would run as a formula starts with one of these.
+FORMULA_PATTERN = r"^[=+\-@\t\r]"
 
 
-def write_round_files(published: Path, working: Path, folder: Path, partition_key: str) -> list[Path]:
-    """Every file of the round's folder, from the published warehouse file."""
+def _safe_select(columns: list[tuple[str, str]]) -> str:
+    """The columns as a spreadsheet may see them: text that looks like a formula gets a '."""
+    parts = []
+    for name, kind in columns:
+        if kind == "VARCHAR":
+            parts.append(
+                f"case when regexp_matches(\"{name}\", '{FORMULA_PATTERN}') "
+                f'then chr(39) || "{name}" else "{name}" end as "{name}"'
+            )
+        else:
+            parts.append(f'"{name}"')
+    return ", ".join(parts)
+
+
+def write_round_files(
+    published: Path, working: Path, folder: Path, partition_key: str
+) -> dict[Path, list[dict]]:
+    """Every file of the round's folder, from the published warehouse file; CSV files map to
+    their Frictionless fields (from DuckDB's types, not guessed)."""
     folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    written: dict[Path, list[dict]] = {}
     with duckdb.connect(str(published), read_only=True) as con:
         tables = [
             r[0]
@@ -68,17 +92,23 @@ def write_round_files(published: Path, working: Path, folder: Path, partition_ke
             ).fetchall()
         ]
         for table in tables:
-            frame = _round_slice(con, table, partition_key)
-            parquet = folder / f"{table}.parquet"
-            con.register("round_slice", frame)
-            con.execute(f"copy round_slice to '{parquet}' (format parquet)")
-            con.unregister("round_slice")
-            csv_path = folder / f"{table}.csv"
-            formula_safe(frame).to_csv(csv_path, index=False, encoding="utf-8-sig")  # BOM: Excel shows Arabic
-            written += [parquet, csv_path]
-        written.append(_write_hxl(con, folder, partition_key))
-        written.append(_write_dtm_api_json(con, folder, partition_key))
-    written += _write_provenance(working, folder, partition_key)
+            columns = [(r[0], r[1]) for r in con.execute(f"describe {PUBLISHED_SCHEMA}.{table}").fetchall()]
+            where = f"where partition_key = '{partition_key}'" if "partition_key" in dict(columns) else ""
+            parquet, csv_path = folder / f"{table}.parquet", folder / f"{table}.csv"
+            con.execute(
+                f"copy (select * from {PUBLISHED_SCHEMA}.{table} {where}) to '{parquet}' (format parquet)"
+            )
+            con.execute(
+                f"copy (select {_safe_select(columns)} from {PUBLISHED_SCHEMA}.{table} {where}) "
+                f"to '{csv_path}' (format csv, header true)"
+            )
+            csv_path.write_bytes(b"\xef\xbb\xbf" + csv_path.read_bytes())  # BOM: Excel shows Arabic
+            written[parquet] = []
+            written[csv_path] = [{"name": n, "type": FIELD_TYPES.get(k, "string")} for n, k in columns]
+        written[_write_hxl(con, folder, partition_key)] = []
+        written[_write_dtm_api_json(con, folder, partition_key)] = []
+    for path in _write_provenance(working, folder, partition_key):
+        written[path] = []
     return written
 
 
@@ -155,33 +185,24 @@ def _write_provenance(working: Path, folder: Path, partition_key: str) -> list[P
     return [sources_path, licence]
 
 
-FIELD_TYPES = {"i": "integer", "u": "integer", "f": "number", "b": "boolean", "M": "datetime"}
-
-
-def write_datapackage(folder: Path, written: list[Path], partition_key: str) -> Path:
+def write_datapackage(folder: Path, written: dict[Path, list[dict]], partition_key: str) -> Path:
     """A Frictionless descriptor of every file of the round, with sizes and sha256."""
     import hashlib
 
     resources = []
-    for path in sorted(written):
+    for path, fields in sorted(written.items()):
         resource = {
             "name": path.name.lower().replace(".", "-").replace("_", "-"),
             "path": path.name,
             "bytes": path.stat().st_size,
             "hash": "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest(),
         }
-        if path.suffix == ".csv" and not path.name.endswith("_hxl.csv"):
-            frame = pd.read_csv(path, encoding="utf-8-sig", nrows=1000, keep_default_na=False, na_values=[""])
+        if fields:
             resource |= {
                 "type": "table",
                 "format": "csv",
-                "encoding": "utf-8-sig" if path.read_bytes()[:3] == b"\xef\xbb\xbf" else "utf-8",
-                "schema": {
-                    "fields": [
-                        {"name": name, "type": FIELD_TYPES.get(frame[name].dtype.kind, "string")}
-                        for name in frame.columns
-                    ]
-                },
+                "encoding": "utf-8-sig",
+                "schema": {"fields": fields},
             }
         else:
             resource |= {"type": "file", "format": path.suffix.lstrip(".")}
