@@ -419,3 +419,42 @@ def test_a_gate_failure_leaves_the_previous_publication_in_place(loaded):
         assert con.execute("select partition_key from marts.publication_info").fetchall() == [
             ("IRQ-conflict-R134-2024-12",)
         ]
+
+
+def test_the_dtm_api_json_fits_the_v3_schema_and_the_real_dtmapi_client_reads_it(loaded):
+    import functools
+    import http.server
+    import json
+    import threading
+
+    import jsonschema
+    from dtmapi import DTMApi
+
+    folder = loaded["root"] / "published" / "rounds" / "IRQ-conflict-R134-2024-12"
+    if not folder.exists():
+        from orchestration.cli import publish
+
+        assert publish(loaded["defs"], loaded["instance"]).success
+    document = json.loads((folder / "idps_by_governorate_dtm_api_v3.json").read_text())
+    schema = json.loads((Path(__file__).parent / "schemas" / "dtm_api_v3_idp_admin1.schema.json").read_text())
+    jsonschema.validate(document, schema)
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+
+        class LocalDTMApi(DTMApi):
+            def _get_endpoint(self, endpoint_type: str) -> str:
+                return f"http://127.0.0.1:{server.server_port}/idps_by_governorate_dtm_api_v3.json"
+
+        frame = LocalDTMApi(subscription_key="dummy-key", max_retries=0).get_idp_admin1_data(
+            Admin0Pcode="IRQ"
+        )
+    finally:
+        server.shutdown()
+    expected = query(loaded, "select idps from marts.national_figures_by_round where round_number = 134")[0][
+        0
+    ]
+    assert int(frame["numPresentIdpInd"].sum()) == expected
+    assert set(frame["admin1Pcode"]) == {f"IRQ-G{i:02d}" for i in range(1, 19)}
