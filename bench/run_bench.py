@@ -43,6 +43,7 @@ def dtm_run(home: Path, landing: Path, warehouse: Path) -> tuple[float, dict[str
         "DAGSTER_HOME": str(home),
         "DTM_LANDING_DIR": str(landing),
         "DTM_WAREHOUSE_PATH": str(warehouse),
+        "DTM_PUBLISHED_DIR": str(warehouse.with_name(f"{warehouse.stem}_published")),
     }
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "config" / "dagster.yaml", home / "dagster.yaml")
@@ -64,20 +65,31 @@ def record(results: dict, label: str, wall: float, steps: dict[str, float]) -> N
         f"{label}: ingest step": steps.get("raw_master_lists"),
         f"{label}: dbt step": steps.get("dtm_dbt_models"),
         f"{label}: quality gates (in the ingest step)": steps.get("gates"),
+        f"{label}: publication (warehouse file, all formats, charts, report)": steps.get(
+            "publication__dtm_round_publication"
+        ),
     }
+    if rows[f"{label}: publication (warehouse file, all formats, charts, report)"] is not None:
+        rows[f"{label} without the publication"] = round(
+            wall - rows[f"{label}: publication (warehouse file, all formats, charts, report)"], 2
+        )
     rows[f"{label}: gates' share of the rest of the run (%)"] = round(
         100 * steps["gates"] / (wall - steps["gates"]), 1
     )
     results.update(rows)
     for name, seconds in rows.items():
-        print(f"{name:<60} {seconds:>8.2f}")
+        print(f"{name:<60} {seconds if seconds is not None else float('nan'):>8.2f}")
 
 
 STEP_STATS = """
 import json, re, dagster as dg
 instance = dg.DagsterInstance.get()
-run = instance.get_runs(limit=1)[0]
+run = instance.get_runs(filters=dg.RunsFilter(job_name="load_rounds"), limit=1)[0]
 stats = {s.step_key: round(s.end_time - s.start_time, 2) for s in instance.get_run_step_stats(run.run_id)}
+published = instance.get_runs(filters=dg.RunsFilter(job_name="publish_round"), limit=1)
+if published:
+    stats.update({s.step_key: round(s.end_time - s.start_time, 2)
+                  for s in instance.get_run_step_stats(published[0].run_id)})
 gates = [float(m[1]) for e in instance.all_logs(run.run_id)
          if (m := re.match(r"Gate \\w+: .* in ([\\d.]+) s", e.user_message or ""))]
 stats["gates"] = round(sum(gates), 2)
@@ -104,6 +116,31 @@ def xlsx_comparison(landing: Path, results: dict) -> None:
     print(f"{'xlsx speed-up':<60} {results['xlsx_speedup']:>8.1f} ×")
 
 
+BI_QUERIES = {
+    "IDPs by governorate for a round": "select * from marts.idps_by_governorate "
+    "where partition_key = (select partition_key from marts.publication_info) order by individuals desc",
+    "returnees over time": "select reporting_date, area_name, returnees, new_returns "
+    "from marts.returnees_over_time where area_level = 'national' order by reporting_date",
+}
+
+
+def bi_latency(published: Path, results: dict, repeats: int = 60) -> None:
+    """The headline BI queries on the published file, as a BI tool runs them (new connection each)."""
+    import duckdb
+
+    for name, sql in BI_QUERIES.items():
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            with duckdb.connect(str(published), read_only=True) as con:
+                con.execute(sql).fetchall()
+            times.append((time.perf_counter() - started) * 1000)
+        times.sort()
+        label = f"BI query p95 (ms, connect included): {name}"
+        results[label] = round(times[int(0.95 * len(times)) - 1], 1)
+        print(f"{label:<60} {results[label]:>8.1f}")
+
+
 def main() -> None:
     shutil.rmtree(RESULTS, ignore_errors=True)
     RESULTS.mkdir(parents=True)
@@ -113,6 +150,8 @@ def main() -> None:
     xlsx_comparison(landing, results)
 
     record(results, "whole run", *dtm_run(RESULTS / "home", landing, RESULTS / "whole.duckdb"))
+
+    bi_latency(RESULTS / "whole_published" / "dtm_latest.duckdb", results)
 
     # One new round with the whole history present: load all but Round 134, then add it.
     partial = RESULTS / "landing_partial"
