@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from orchestration.publish.warehouse_file import PUBLISHED_SCHEMA
+from orchestration.publish.warehouse_file import PUBLISHED_SCHEMA, published_tables, round_rows
 from orchestration.settings import ADMIN0_PCODE, OPERATION
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -85,15 +85,8 @@ def write_round_files(
     folder.mkdir(parents=True, exist_ok=True)
     written: dict[Path, list[dict]] = {}
     with duckdb.connect(str(published), read_only=True) as con:
-        tables = [
-            r[0]
-            for r in con.execute(
-                "select table_name from duckdb_tables() where schema_name = ? order by 1", [PUBLISHED_SCHEMA]
-            ).fetchall()
-        ]
-        for table in tables:
-            columns = [(r[0], r[1]) for r in con.execute(f"describe {PUBLISHED_SCHEMA}.{table}").fetchall()]
-            where = f"where partition_key = '{partition_key}'" if "partition_key" in dict(columns) else ""
+        for table, columns in published_tables(con).items():
+            where = round_rows(columns, partition_key)
             parquet, csv_path = folder / f"{table}.parquet", folder / f"{table}.csv"
             con.execute(
                 f"copy (select * from {PUBLISHED_SCHEMA}.{table} {where}) to '{parquet}' (format parquet)"

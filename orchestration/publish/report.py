@@ -16,7 +16,7 @@ import pandas as pd
 import xlsxwriter
 
 from orchestration.publish.files import formula_safe
-from orchestration.publish.warehouse_file import PUBLISHED_SCHEMA
+from orchestration.publish.warehouse_file import PUBLISHED_SCHEMA, published_tables, round_rows
 
 EXCEL_MAX_ROWS = 1_048_575
 # Breakdown facts run to tens of thousands of rows a round: Parquet and CSV carry them.
@@ -41,13 +41,7 @@ def write_workbook(
     readme.set_column(2, 2, 90, wrap)
     readme.set_column(3, 3, 40, wrap)
     line = 1
-    tables = [
-        r[0]
-        for r in con.execute(
-            "select table_name from duckdb_tables() where schema_name = ? order by 1", [PUBLISHED_SCHEMA]
-        ).fetchall()
-    ]
-    for table in tables:
+    for table, table_columns in published_tables(con).items():
         description, columns = descriptions.get(table, ("", {}))
         if table in NOT_IN_WORKBOOK:
             readme.write_row(
@@ -57,12 +51,9 @@ def write_workbook(
             continue
         readme.write_row(line, 0, [table, "", description, f"marts.{table} (dbt model {table})"])
         line += 1
-        columns_of = [r[0] for r in con.execute(f"describe {PUBLISHED_SCHEMA}.{table}").fetchall()]
-        where = "where partition_key = ?" if "partition_key" in columns_of else ""
-        frame = con.execute(
-            f"select * from {PUBLISHED_SCHEMA}.{table} {where}", [partition_key] if where else []
-        ).df()
-        for column in columns_of:
+        where = round_rows(table_columns, partition_key)
+        frame = con.execute(f"select * from {PUBLISHED_SCHEMA}.{table} {where}").df()
+        for column, _ in table_columns:
             readme.write_row(line, 0, ["", column, columns.get(column, ""), ""])
             line += 1
         sheet = book.add_worksheet(table[:31])

@@ -35,6 +35,23 @@ def mart_descriptions(manifest_path: Path) -> dict[str, tuple[str, dict[str, str
     }
 
 
+def published_tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]:
+    """Each table of a published file with its (column, DuckDB type) pairs, in name order."""
+    tables: dict[str, list[tuple[str, str]]] = {}
+    for table, column, kind in con.execute(
+        "select table_name, column_name, data_type from duckdb_columns() where schema_name = ? "
+        "order by table_name, column_index",
+        [PUBLISHED_SCHEMA],
+    ).fetchall():
+        tables.setdefault(table, []).append((column, kind))
+    return tables
+
+
+def round_rows(columns: list[tuple[str, str]], partition_key: str) -> str:
+    """The where clause that keeps a round's rows of a per-round table (none for the others)."""
+    return f"where partition_key = '{partition_key}'" if "partition_key" in dict(columns) else ""
+
+
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
