@@ -37,10 +37,11 @@ ui: install manifest $(DAGSTER_HOME)/dagster.yaml
 test: install manifest
 	$(BIN)/pytest
 
+## make lint: ruff, and SQLFluff with the dbt templater (on a scratch DuckDB file)
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	cd dbt_project && ../$(BIN)/sqlfluff lint models
+	mkdir -p data/lint && cd dbt_project && DTM_WAREHOUSE_PATH=$(CURDIR)/data/lint/dtm.duckdb ../$(BIN)/sqlfluff lint models
 
 ## make bench: time the stages of make run and compare XLSX readers
 bench: install manifest $(DAGSTER_HOME)/dagster.yaml

@@ -9,9 +9,15 @@ returnee_locations as (
 ),
 
 sightings as (
-    select *, 'idp' as list_type from idp_locations
+    select
+        *,
+        'idp' as list_type
+    from idp_locations
     union all by name
-    select *, 'returnee' as list_type from returnee_locations
+    select
+        *,
+        'returnee' as list_type
+    from returnee_locations
 ),
 
 final as (

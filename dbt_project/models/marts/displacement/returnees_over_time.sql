@@ -63,7 +63,7 @@ current_round as (
 final as (
     -- Returnees are cumulative: new returns are the growth since the previous round.
     select
-        current_round.* exclude (previous_returnee_partition_key),
+        current_round.* exclude (previous_returnee_partition_key),  -- noqa: RF02
         current_round.previous_returnee_partition_key as previous_partition_key,
         case
             when current_round.previous_returnee_partition_key is not null
@@ -73,8 +73,8 @@ final as (
     from current_round
     left join current_round as previous_round
         on current_round.previous_returnee_partition_key = previous_round.partition_key
-        and current_round.area_level = previous_round.area_level
-        and current_round.area_pcode = previous_round.area_pcode
+            and current_round.area_level = previous_round.area_level
+            and current_round.area_pcode = previous_round.area_pcode
 )
 
 select * from final

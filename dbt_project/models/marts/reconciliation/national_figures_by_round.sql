@@ -19,10 +19,14 @@ idp_totals as (
         cast(sum(locations) as bigint) as idp_locations,
         cast(sum(households) as bigint) as idp_households,
         cast(sum(individuals) as bigint) as idps,
-        round(100.0 * sum(in_camps) / nullif(sum(in_camps + in_critical_shelters
-            + in_private_settings + in_other_shelters), 0), 2)::double as idps_in_camps_pct,
-        round(100.0 * sum(in_critical_shelters) / nullif(sum(in_camps + in_critical_shelters
-            + in_private_settings + in_other_shelters), 0), 2)::double as idps_in_critical_shelters_pct
+        cast(round(100.0 * sum(in_camps) / nullif(sum(
+            in_camps + in_critical_shelters
+            + in_private_settings + in_other_shelters
+        ), 0), 2) as double) as idps_in_camps_pct,
+        cast(round(100.0 * sum(in_critical_shelters) / nullif(sum(
+            in_camps + in_critical_shelters
+            + in_private_settings + in_other_shelters
+        ), 0), 2) as double) as idps_in_critical_shelters_pct
     from idps
     group by partition_key
 ),

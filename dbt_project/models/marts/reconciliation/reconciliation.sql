@@ -44,16 +44,18 @@ matched as (
     from published
     left join measures
         on published.figure = measures.figure
-        and published.scope = measures.scope
+            and published.scope = measures.scope
     left join national_long
         on measures.measure = national_long.measure
-        and published.dtm_round = national_long.round_number
+            and published.dtm_round = national_long.round_number
     -- Round numbers can repeat (Round 48 twice): take the entry nearest the published date.
     qualify row_number() over (
-        partition by published.figure, published.scope, published.as_of
-        order by abs(date_diff('day', national_long.reporting_date,
-            try_cast(published.as_of as date))) nulls last
-    ) = 1
+            partition by published.figure, published.scope, published.as_of
+            order by abs(date_diff(
+                'day', national_long.reporting_date,
+                try_cast(published.as_of as date)
+            )) nulls last
+        ) = 1
 ),
 
 final as (

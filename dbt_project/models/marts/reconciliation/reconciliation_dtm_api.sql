@@ -39,9 +39,9 @@ final as (
     from api_cod
     left join warehouse
         on api_cod.round_number = warehouse.round_number
-        and date_trunc('month', api_cod.api_reporting_date)
-        = date_trunc('month', warehouse.reporting_date)
-        and api_cod.admin1_pcode = warehouse.admin1_pcode
+            and date_trunc('month', api_cod.api_reporting_date)
+            = date_trunc('month', warehouse.reporting_date)
+            and api_cod.admin1_pcode = warehouse.admin1_pcode
 )
 
 select * from final
