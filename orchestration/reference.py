@@ -9,7 +9,6 @@ import csv
 import re
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 from orchestration.settings import SEEDS_DIR
 
@@ -86,7 +85,3 @@ def governorates() -> tuple[dict[str, str], ...]:
 @cache
 def district_crosswalk() -> tuple[dict[str, str], ...]:
     return tuple(read_seed("crosswalks/dtm_district_crosswalk.csv"))
-
-
-def seeds_path(relative: str) -> Path:
-    return SEEDS_DIR / relative

@@ -11,6 +11,7 @@ import duckdb
 
 from orchestration import landing
 from orchestration.partitions import WAREHOUSE_POOL, round_partitions
+from orchestration.quality.frames import count_sql
 from orchestration.quality.gate import GateOutcome, gate_pending
 from orchestration.quality.sense_checks import Finding, record_findings, sense_check
 from orchestration.readers.round_files import RejectedFile, RoundFile, file_digest, read_round_file
@@ -251,8 +252,8 @@ def _round_totals(con: duckdb.DuckDBPyConnection, keys: set[str]) -> dict[str, l
         totals[list_type] = con.execute(
             f"""
             select partition_key, count(*) as rows,
-                   sum(try_cast(replace(households, ',', '') as bigint)) as households,
-                   sum(try_cast(replace(individuals, ',', '') as bigint)) as individuals
+                   sum({count_sql("households")}) as households,
+                   sum({count_sql("individuals")}) as individuals
             from raw.{table}
             where partition_key in (select unnest(?::varchar[]))
               and batch_id in (select batch_id from raw.load_batches where status = 'accepted')

@@ -17,8 +17,14 @@ NAME_KEY = "regexp_replace(lower(trim({})), '[^a-z0-9]', '', 'g')"
 SPELLINGS = ("admin1_name", "api_name", "dtm_name", "dtm_header_name", "dtm_2024_name")
 
 
+def count_sql(column: str) -> str:
+    """A count cell as text ('277,518', '6', '6.0') to an integer in SQL; anything else is null.
+    The same rule as dbt's to_count macro."""
+    return f"try_cast(try_cast(replace(trim({column}), ',', '') as double) as bigint)"
+
+
 def _count(column: str) -> str:
-    return f"try_cast(try_cast(replace(trim(\"{column}\"), ',', '') as double) as bigint)"
+    return count_sql(f'"{column}"')
 
 
 def _unparseable(column: str) -> str:

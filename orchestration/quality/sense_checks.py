@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import duckdb
 
-from orchestration.quality.frames import NAME_KEY, register_reference
+from orchestration.quality.frames import NAME_KEY, count_sql, register_reference
 from orchestration.reference import read_seed
 from orchestration.warehouse import RAW_TABLES
 
-INDIVIDUALS = "try_cast(try_cast(replace(trim(r.individuals), ',', '') as double) as bigint)"
+INDIVIDUALS = count_sql("r.individuals")
 
 
 @dataclass(frozen=True)
