@@ -62,7 +62,7 @@ def record(results: dict, label: str, wall: float, steps: dict[str, float]) -> N
     """A `dtm run`'s wall time and its two steps' durations."""
     rows = {
         f"{label} (dtm run, one process)": round(wall, 2),
-        f"{label}: ingest step": steps.get("raw_master_lists"),
+        f"{label}: ingest step": steps.get("raw_tables"),
         f"{label}: dbt step": steps.get("dtm_dbt_models"),
         f"{label}: quality gates (in the ingest step)": steps.get("gates"),
         f"{label}: publication (warehouse file, all formats, charts, report)": steps.get(

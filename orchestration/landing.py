@@ -6,14 +6,25 @@ tells the round (as IOM names them); otherwise its title rows are read.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date
+from functools import cache
 from pathlib import Path
 
+from orchestration.field_files import partitions_of, read_or_refuse
 from orchestration.readers.round_files import RejectedFile, file_digest, read_round_file
-from orchestration.rounds import NAMING_HINT, RoundId, parse_round_text
+from orchestration.reference import read_seed
+from orchestration.rounds import NAMING_HINT, RoundCalendar, RoundId, parse_round_text
 
 ROUND_FILE_SUFFIXES = frozenset({".csv", ".xlsx", ".xlsm", ".xls", ".txt"})
+FAMILY_SUFFIXES = {
+    "master_list": ROUND_FILE_SUFFIXES,
+    "ki_report": frozenset({".csv", ".xlsx", ".json"}),
+    "cluster_sheet": frozenset({".xlsx", ".xlsm"}),
+}
+FIELD_FAMILIES = ("ki_report", "cluster_sheet")
 
 
 @dataclass(frozen=True)
@@ -22,6 +33,22 @@ class LandingFile:
     name: str  # relative to the landing folder: the name provenance records
     list_type: str | None
     round_id: RoundId | None
+    family: str | None = "master_list"  # master_list | ki_report | cluster_sheet | None
+    file_date: date | None = None
+
+
+@cache
+def _family_patterns() -> tuple[tuple[str, re.Pattern], ...]:
+    return tuple((row["family"], re.compile(row["name_pattern"])) for row in read_seed("config/landing_families.csv"))
+
+
+def family_of(path: Path) -> str | None:
+    """The family a file's name says it belongs to (the landing_families seed)."""
+    suffix = path.suffix.lower()
+    for family, pattern in _family_patterns():
+        if pattern.search(path.stem) and suffix in FAMILY_SUFFIXES[family]:
+            return family
+    return None
 
 
 def _is_hidden(relative: Path) -> bool:
@@ -39,14 +66,16 @@ def scan(landing: Path) -> list[LandingFile]:
     ):
         name = path.relative_to(landing).as_posix()
         parsed = parse_round_text(path.stem)
+        family = family_of(path)
         if parsed.list_type and parsed.round_number and parsed.file_date:
-            found.append(
-                LandingFile(path, name, parsed.list_type, RoundId.of(parsed.round_number, parsed.file_date))
-            )
+            round_id = RoundId.of(parsed.round_number, parsed.file_date)
+            found.append(LandingFile(path, name, parsed.list_type, round_id, file_date=parsed.file_date))
+        elif family in FIELD_FAMILIES:
+            found.append(LandingFile(path, name, None, None, family))
         elif path.suffix.lower() in ROUND_FILE_SUFFIXES:
             found.append(_identify_from_content(path, name))
         else:
-            found.append(LandingFile(path, name, None, None))
+            found.append(LandingFile(path, name, None, None, None))
     return found
 
 
@@ -54,8 +83,22 @@ def _identify_from_content(path: Path, name: str) -> LandingFile:
     try:
         read = read_round_file(path)
     except RejectedFile:
-        return LandingFile(path, name, None, None)
-    return LandingFile(path, name, read.list_type, read.round_id)
+        return LandingFile(path, name, None, None, None)
+    return LandingFile(path, name, read.list_type, read.round_id, file_date=read.file_date)
+
+
+def calendar(files: list[LandingFile]) -> RoundCalendar:
+    """The rounds of the landing folder's master lists, by reporting date."""
+    dates: dict[str, date] = {}
+    for f in files:
+        if f.round_id is not None and f.file_date is not None:
+            key = f.round_id.partition_key
+            dates[key] = max(dates.get(key, f.file_date), f.file_date)
+    return RoundCalendar.of(dates)
+
+
+def field_files(files: list[LandingFile]) -> list[LandingFile]:
+    return [f for f in files if f.family in FIELD_FAMILIES]
 
 
 def by_partition(files: list[LandingFile]) -> dict[str, list[LandingFile]]:
@@ -88,11 +131,19 @@ def fingerprint(landing_file: LandingFile) -> str:
 
 
 def pending_partitions(files: list[LandingFile], known_digests: set[str]) -> list[str]:
-    """Rounds with a file whose bytes the warehouse has not seen (loaded or refused)."""
-    return sorted(
-        {
-            f.round_id.partition_key
-            for f in files
-            if f.round_id is not None and fingerprint(f) not in known_digests
-        }
-    )
+    """Rounds with a file whose bytes the warehouse has not seen (loaded or refused); a new
+    KI export or cluster workbook is read to find the rounds its rows belong to."""
+    pending = {
+        f.round_id.partition_key for f in files if f.round_id is not None and fingerprint(f) not in known_digests
+    }
+    rounds = calendar(files)
+    for f in field_files(files):
+        if fingerprint(f) not in known_digests:
+            pending |= field_partitions(f, rounds)
+    return sorted(pending)
+
+
+def field_partitions(landing_file: LandingFile, rounds: RoundCalendar) -> set[str]:
+    """The rounds a KI export's or workbook's rows belong to (none when it cannot be read)."""
+    read = read_or_refuse(landing_file.path, landing_file.family)
+    return set() if isinstance(read, RejectedFile) else partitions_of(read, rounds)

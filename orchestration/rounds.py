@@ -7,6 +7,7 @@ round is never a calendar month alone and never a round number alone.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -130,3 +131,65 @@ def _safe_date(year: int, month: int, day: int) -> date | None:
         return date(year, month, day)
     except ValueError:
         return None
+
+
+# A month's reach is assigned by its middle day: round files are dated a day or two either side
+# of a month's end (Round 84 on 29 November), and early rounds on the 1st of the next month.
+MID_MONTH = 15
+
+
+@dataclass(frozen=True)
+class RoundCalendar:
+    """The rounds the warehouse knows, by reporting date: which round's period holds a day.
+
+    A round's period runs from the day after the previous round's date to its own date; the
+    earliest round holds its own reporting month. Days after the latest round belong to no round
+    yet (their rows wait in the landing folder for that round's master list)."""
+
+    dates: tuple[date, ...]
+    keys: tuple[str, ...]
+
+    @classmethod
+    def of(cls, rounds: dict[str, date]) -> RoundCalendar:
+        ordered = sorted(rounds.items(), key=lambda item: (item[1], item[0]))
+        return cls(tuple(d for _, d in ordered), tuple(k for k, _ in ordered))
+
+    def round_holding(self, day: date) -> str | None:
+        index = bisect.bisect_left(self.dates, day)
+        if index == len(self.dates):
+            return None
+        if index == 0 and day < self.dates[0].replace(day=1):
+            return None
+        return self.keys[index]
+
+    def round_of_month(self, month: date) -> str | None:
+        return self.round_holding(month.replace(day=MID_MONTH))
+
+    @property
+    def latest(self) -> date | None:
+        return self.dates[-1] if self.dates else None
+
+
+_MONTH_PREFIXES = {name[:3]: number for name, number in _MONTHS.items()}
+_MONTH_TEXT = re.compile(r"^\s*(?P<a>[A-Za-z]+|\d{1,4})[\s/._-]+(?P<b>[A-Za-z]+|\d{1,4})")
+
+
+def parse_month(text: str | None) -> date | None:
+    """A reporting month as cluster sheets write it (2018-01, 2018-01-01, Jan 2018, January-2018,
+    01/2018, an Excel date) → its first day; None when it cannot be told."""
+    if not text:
+        return None
+    match = _MONTH_TEXT.match(text)
+    if not match:
+        return None
+    first, second = match["a"], match["b"]
+    if first.isdigit() and len(first) == 4:
+        year, month_text = int(first), second
+    elif second.isdigit() and len(second) == 4:
+        year, month_text = int(second), first
+    else:
+        return None
+    month = int(month_text) if month_text.isdigit() else _MONTH_PREFIXES.get(month_text.lower()[:3])
+    if month is None or not 1 <= month <= 12:
+        return None
+    return date(year, month, 1)

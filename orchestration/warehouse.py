@@ -10,15 +10,34 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from orchestration.reference import canonical_columns
+from orchestration.rounds import RoundId
 from orchestration.settings import ADMIN0_PCODE, OPERATION
 
+# Master lists (one batch per file and round) ...
 RAW_TABLES = {"idp": "dtm_idp_master_list", "returnee": "dtm_returnee_master_list"}
+# ... and the field families, whose files span rounds (one batch per file and round they touch).
+FIELD_TABLES = {
+    "ki_report": "kobo_ki_reports",
+    "cluster_project": "cluster_projects",
+    "cluster_activity": "cluster_activities",
+    "cluster_reach": "cluster_reach",
+}
+ALL_RAW_TABLES = {**RAW_TABLES, **FIELD_TABLES}
+# Columns the loader computes (all text, as raw is): the informant key and the test marker are
+# computed in Python from the personal columns, so dbt never needs to read those.
+COMPUTED_COLUMNS = {
+    "ki_report": ("informant_key", "marked_test"),
+    "cluster_project": ("row_kind", "workbook_year"),
+    "cluster_activity": ("row_kind", "workbook_year"),
+    "cluster_reach": ("row_kind", "workbook_year", "reference_month"),
+}
 PROVENANCE_COLUMNS = {
     "batch_id": "VARCHAR NOT NULL",
     "partition_key": "VARCHAR NOT NULL",
@@ -56,6 +75,7 @@ create table if not exists raw.load_batches (
     unknown_columns json,
     warnings json,
     status varchar not null,          -- pending | accepted | superseded | quarantined
+    series varchar,                   -- what a newer batch of the partition supersedes (see settle)
     status_reason varchar,
     loaded_at timestamp not null,
     status_changed_at timestamp not null
@@ -86,6 +106,17 @@ create table if not exists raw.quality_failures (
     sample_values varchar[],
     checked_at timestamp not null
 );
+create table if not exists raw.erased_informants (
+    informant_key varchar primary key,  -- reports of this key are never loaded again
+    rows_erased integer not null,
+    erased_at timestamp not null
+);
+create table if not exists raw.retention_runs (
+    ran_at timestamp not null,
+    retention_days integer not null,
+    loaded_before timestamp not null,
+    rows_erased integer not null
+);
 create table if not exists raw.sense_check_findings (
     partition_key varchar not null,
     previous_partition_key varchar not null,
@@ -115,10 +146,12 @@ def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the raw layer, and add any canonical column the alias table gained since."""
     con.execute(_DDL)
-    for list_type, table in RAW_TABLES.items():
+    con.execute("alter table raw.load_batches add column if not exists series varchar")
+    for list_type, table in ALL_RAW_TABLES.items():
         columns = {
             **PROVENANCE_COLUMNS,
             **dict.fromkeys(canonical_columns(list_type), "VARCHAR"),
+            **dict.fromkeys(COMPUTED_COLUMNS.get(list_type, ()), "VARCHAR"),
             "extra_columns": "JSON",
         }
         definition = ", ".join(f'"{name}" {kind}' for name, kind in columns.items())
@@ -146,32 +179,49 @@ class LoadOutcome:
     status: str  # loaded | unchanged
 
 
-def batch_id_for(partition_key: str, list_type: str, sha256: str) -> str:
-    return f"{partition_key}/{list_type}/{sha256[:16]}"
+@dataclass(frozen=True)
+class Batch:
+    """One file's rows for one round partition, with what provenance needs."""
+
+    list_type: str
+    round_id: RoundId
+    file_date: date
+    source_file: str
+    sha256: str
+    size: int
+    sheet: str | None
+    header_row: int | None
+    frame: pd.DataFrame
+    series: str | None = None  # None: the list type (master lists); else e.g. the workbook's year
+    header_map: dict | None = None
+    unknown_columns: list | None = None
+    warnings: list | None = None
+
+    @property
+    def batch_id(self) -> str:
+        series = f"/{self.series}" if self.series else ""
+        return f"{self.round_id.partition_key}/{self.list_type}{series}/{self.sha256[:16]}"
 
 
-def load_round_file(con: duckdb.DuckDBPyConnection, round_file, source_name: str) -> LoadOutcome:
-    """Load one read file as a pending batch. The same bytes again change nothing; a new version
-    of a round's list supersedes the earlier batch once the gate accepts it (quality.gate)."""
-    key = round_file.round_id.partition_key
-    batch_id = batch_id_for(key, round_file.list_type, round_file.sha256)
-    if con.execute("select 1 from raw.load_batches where batch_id = ?", [batch_id]).fetchall():
-        return LoadOutcome(
-            batch_id, source_name, key, round_file.list_type, len(round_file.frame), "unchanged"
-        )
+def insert_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> LoadOutcome:
+    """Load one batch as pending. The same bytes again change nothing; a new version of a
+    partition's series supersedes the earlier batch once the gate accepts it (quality.gate)."""
+    key = batch.round_id.partition_key
+    if con.execute("select 1 from raw.load_batches where batch_id = ?", [batch.batch_id]).fetchall():
+        return LoadOutcome(batch.batch_id, batch.source_file, key, batch.list_type, len(batch.frame), "unchanged")
     now = datetime.now(UTC).replace(tzinfo=None)
-    table = RAW_TABLES[round_file.list_type]
-    frame = round_file.frame.assign(
-        batch_id=batch_id,
+    table = ALL_RAW_TABLES[batch.list_type]
+    frame = batch.frame.assign(
+        batch_id=batch.batch_id,
         partition_key=key,
         operation=OPERATION,
         admin0_pcode=ADMIN0_PCODE,
-        round_number=round_file.round_id.round_number,
-        reporting_month=round_file.round_id.reporting_month,
-        file_date=round_file.file_date,
-        source_file=source_name,
-        source_sha256=round_file.sha256,
-        sheet_name=round_file.sheet,
+        round_number=batch.round_id.round_number,
+        reporting_month=batch.round_id.reporting_month,
+        file_date=batch.file_date,
+        source_file=batch.source_file,
+        source_sha256=batch.sha256,
+        sheet_name=batch.sheet,
         ingested_at=now,
     )
     con.execute("begin transaction")
@@ -181,27 +231,32 @@ def load_round_file(con: duckdb.DuckDBPyConnection, round_file, source_name: str
         con.unregister("incoming_rows")
         # Pending until the quality gate settles it: staging reads accepted batches only.
         con.execute(
-            "insert into raw.load_batches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "'pending', null, ?, ?)",
+            "insert into raw.load_batches by name select ? as batch_id, ? as partition_key, "
+            "? as operation, ? as admin0_pcode, ? as round_number, ? as reporting_month, "
+            "? as file_date, ? as list_type, ? as raw_table, ? as source_file, ? as source_sha256, "
+            "? as source_size, ? as sheet_name, ? as header_row, ? as row_count, ? as header_map, "
+            "? as unknown_columns, ? as warnings, 'pending' as status, ? as series, "
+            "? as loaded_at, ? as status_changed_at",
             [
-                batch_id,
+                batch.batch_id,
                 key,
                 OPERATION,
                 ADMIN0_PCODE,
-                round_file.round_id.round_number,
-                round_file.round_id.reporting_month,
-                round_file.file_date,
-                round_file.list_type,
+                batch.round_id.round_number,
+                batch.round_id.reporting_month,
+                batch.file_date,
+                batch.list_type,
                 table,
-                source_name,
-                round_file.sha256,
-                round_file.size,
-                round_file.sheet,
-                round_file.header_row,
+                batch.source_file,
+                batch.sha256,
+                batch.size,
+                batch.sheet,
+                batch.header_row,
                 len(frame),
-                json.dumps(round_file.header_map, ensure_ascii=False),
-                json.dumps(round_file.unknown_columns, ensure_ascii=False),
-                json.dumps(round_file.warnings),
+                json.dumps(batch.header_map or {}, ensure_ascii=False),
+                json.dumps(batch.unknown_columns or [], ensure_ascii=False),
+                json.dumps(batch.warnings or []),
+                batch.series,
                 now,
                 now,
             ],
@@ -210,7 +265,28 @@ def load_round_file(con: duckdb.DuckDBPyConnection, round_file, source_name: str
     except Exception:
         con.execute("rollback")
         raise
-    return LoadOutcome(batch_id, source_name, key, round_file.list_type, len(frame), "loaded")
+    return LoadOutcome(batch.batch_id, batch.source_file, key, batch.list_type, len(frame), "loaded")
+
+
+def load_round_file(con: duckdb.DuckDBPyConnection, round_file, source_name: str) -> LoadOutcome:
+    """Load one master list as a pending batch of its round."""
+    return insert_batch(
+        con,
+        Batch(
+            list_type=round_file.list_type,
+            round_id=round_file.round_id,
+            file_date=round_file.file_date,
+            source_file=source_name,
+            sha256=round_file.sha256,
+            size=round_file.size,
+            sheet=round_file.sheet,
+            header_row=round_file.header_row,
+            frame=round_file.frame,
+            header_map=round_file.header_map,
+            unknown_columns=round_file.unknown_columns,
+            warnings=round_file.warnings,
+        ),
+    )
 
 
 def record_rejection(

@@ -17,7 +17,8 @@ import pandas as pd
 
 from orchestration.quality.frames import validation_frame
 from orchestration.settings import PROJECT_ROOT
-from orchestration.warehouse import RAW_TABLES
+from orchestration.quality.field_frames import FIELD_FRAMES
+from orchestration.warehouse import ALL_RAW_TABLES
 
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 INDEX_COLUMNS = ["batch_id", "source_row_number"]
@@ -36,7 +37,7 @@ def _gx():
 
 
 def load_suite(list_type: str) -> dict:
-    path = EXPECTATIONS_DIR / f"{RAW_TABLES[list_type]}.json"
+    path = EXPECTATIONS_DIR / f"{ALL_RAW_TABLES[list_type]}.json"
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -142,12 +143,12 @@ def write_data_docs(result, outcome: GateOutcome, partitions: list[str], docs_di
 
     run_dir = docs_dir / "runs" / label
     run_dir.mkdir(parents=True, exist_ok=True)
-    page = run_dir / f"{RAW_TABLES[outcome.list_type]}.html"
+    page = run_dir / f"{ALL_RAW_TABLES[outcome.list_type]}.html"
     page.write_text(
         DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result)), encoding="utf-8"
     )
     pd.DataFrame([f.__dict__ for f in outcome.failures], columns=list(Failure.__dataclass_fields__)).to_csv(
-        run_dir / f"{RAW_TABLES[outcome.list_type]}_failures.csv", index=False
+        run_dir / f"{ALL_RAW_TABLES[outcome.list_type]}_failures.csv", index=False
     )
     rounds_dir = docs_dir / "rounds"
     rounds_dir.mkdir(parents=True, exist_ok=True)
@@ -179,7 +180,8 @@ def gate_pending(
     ]
     if not pending:
         return outcome
-    frame = validation_frame(con, list_type, pending)
+    build = FIELD_FRAMES.get(list_type)
+    frame = build(con, pending) if build else validation_frame(con, list_type, pending)
     outcome.validated_rows = len(frame)
     result = validate(frame, load_suite(list_type))
     outcome.failures = failures_of(result)
@@ -228,8 +230,9 @@ def record_failures(con: duckdb.DuckDBPyConnection, failures: list[Failure]) -> 
 
 
 def settle(con: duckdb.DuckDBPyConnection, accepted: list[str], quarantined: dict[str, str]) -> None:
-    """Accepted batches supersede the earlier accepted batch of their round and list; a
-    quarantined batch leaves the last good one in place."""
+    """Accepted batches supersede the earlier accepted batch of their round, list and series
+    (a master list; a KI export or cluster workbook file); a quarantined batch leaves the
+    last good one in place."""
     for batch_id in accepted:
         con.execute(
             """
@@ -239,6 +242,7 @@ def settle(con: duckdb.DuckDBPyConnection, accepted: list[str], quarantined: dic
             from raw.load_batches as newer
             where newer.batch_id = ? and older.partition_key = newer.partition_key
               and older.list_type = newer.list_type and older.status = 'accepted'
+              and older.series is not distinct from newer.series
             """,
             [batch_id],
         )

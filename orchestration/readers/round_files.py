@@ -165,11 +165,11 @@ def _load_rows(path: Path, list_type: str | None) -> tuple[str | None, list[list
     if suffix in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"):
         return _load_workbook(path, list_type)
     if suffix in (".csv", ".txt"):
-        return None, _load_csv(path)
+        return None, csv_rows(path)
     raise RejectedFile(path.name, f"'{suffix}' is not a format the warehouse reads (CSV or XLSX)")
 
 
-def _load_csv(path: Path) -> list[list[str]]:
+def csv_rows(path: Path) -> list[list[str]]:
     raw = path.read_bytes()
     for encoding in ("utf-8-sig", "cp1256"):  # cp1256: Arabic Windows exports
         try:
@@ -198,13 +198,13 @@ def _load_workbook(path: Path, list_type: str | None) -> tuple[str, list[list[st
     # The data sheet is named like `RETURNEE DATASET`; otherwise the first sheet with a header.
     ordered = sorted(names, key=lambda n: (0 if "DATASET" in n.upper() else 1, names.index(n)))
     for sheet in ordered:
-        rows = [_row_text(row) for row in workbook.get_sheet_by_name(sheet).to_python()]
+        rows = [sheet_row_text(row) for row in workbook.get_sheet_by_name(sheet).to_python()]
         if _find_header(rows, list_type) is not None:
             return sheet, rows
     raise RejectedFile(path.name, f"no sheet holds a DTM master-list header (sheets: {', '.join(names)})")
 
 
-def _row_text(row: list) -> list[str]:
+def sheet_row_text(row: list) -> list[str]:
     """A worksheet row as text. The hot loop of XLSX reading: numbers first, one comprehension."""
     return [
         (f"{value:.0f}" if value.is_integer() else repr(value))

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -601,12 +602,25 @@ def master_lists(targets: list[tg.RoundTarget], pools: dict[str, LocationPool]):
             yield generate_master_list("returnee", target, pools)
 
 
-def generate(landing: Path, rounds: set[int] | None = None, *, xlsx: bool = True) -> list[Path]:
-    """Write the sample landing zone; `rounds` limits it to some round numbers (tests, bench)."""
+def generate(
+    landing: Path, rounds: set[int] | None = None, *, xlsx: bool = True, field_families: bool | None = None
+) -> list[Path]:
+    """Write the sample landing zone; `rounds` limits it to some round numbers (tests, bench).
+
+    KI exports (the last twelve rounds written) and cluster workbooks come with the whole sample,
+    or when `field_families` asks for them. A manifest of what was written lets a run key the
+    sample's made-up informants with the documented sample secret."""
+    from orchestration.sample.cluster_sheets import generate_cluster_workbooks
+    from orchestration.sample.ki_reports import KI_ROUNDS, generate_ki_exports
+
     targets, pools = history()
+    chosen = [t for t in targets if rounds is None or t.round_number in rounds]
+    with_field = rounds is None if field_families is None else field_families
+    ki_targets = {t.round_number for t in chosen[-KI_ROUNDS:]} if with_field else set()
     landing.mkdir(parents=True, exist_ok=True)
     written = []
-    for master in master_lists([t for t in targets if rounds is None or t.round_number in rounds], pools):
+    lists: dict[tuple[int, str], MasterList] = {}
+    for master in master_lists(chosen, pools):
         number = master.target.round_number
         as_xlsx = xlsx and number in XLSX_ROUNDS
         path = landing / round_file_name(
@@ -614,4 +628,43 @@ def generate(landing: Path, rounds: set[int] | None = None, *, xlsx: bool = True
         )
         (write_xlsx if as_xlsx else write_csv)(master, path)
         written.append(path)
+        if number in ki_targets:
+            lists[(master.target.file_date.toordinal(), master.list_type)] = master
+    if with_field:
+        written += generate_ki_exports(landing, ki_rounds(chosen, lists))
+        written += generate_cluster_workbooks(landing)
+    write_manifest(landing, written)
     return written
+
+
+def ki_rounds(chosen: list[tg.RoundTarget], lists: dict[tuple[int, str], MasterList]):
+    """The KI sample's rounds: each round's period and the locations of its master lists."""
+    from orchestration.sample.ki_reports import KiRound
+
+    result = []
+    for previous, target in zip([None, *chosen], chosen, strict=False):
+        ordinal = target.file_date.toordinal()
+        if (ordinal, "idp") not in lists:
+            continue
+        idp = lists[(ordinal, "idp")].frame[["location_id", "admin1_pcode", "district", "location_name", "households"]]
+        frame = idp.rename(columns={"households": "idp_hh"})
+        if (ordinal, "returnee") in lists:
+            returnee = lists[(ordinal, "returnee")].frame[
+                ["location_id", "admin1_pcode", "district", "location_name", "households"]
+            ].rename(columns={"households": "returnee_hh"})
+            frame = frame.merge(returnee, how="outer", on=["location_id", "admin1_pcode", "district", "location_name"])
+        frame = frame.fillna({"idp_hh": 0, "returnee_hh": 0}).astype({"idp_hh": int, "returnee_hh": int})
+        start = (previous.file_date + timedelta(days=1)) if previous else target.file_date.replace(day=1)
+        result.append(KiRound(target.round_number, start, target.file_date, frame.reset_index(drop=True)))
+    return result
+
+
+def write_manifest(landing: Path, written: list[Path]) -> None:
+    """sha256 of every file the generator wrote (merged with an earlier manifest)."""
+    from orchestration.informants import SAMPLE_MANIFEST
+    from orchestration.readers.round_files import file_digest
+
+    manifest_path = landing / SAMPLE_MANIFEST
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    manifest.update({path.relative_to(landing).as_posix(): file_digest(path)[0] for path in written})
+    manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")

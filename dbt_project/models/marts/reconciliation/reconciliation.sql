@@ -12,6 +12,20 @@ national as (
     select * from {{ ref('national_figures_by_round') }}
 ),
 
+projects as (
+    select * from {{ ref('project_beneficiaries_vs_budget') }}
+),
+
+-- Yearly measures (no DTM round): the sum of a year's HRP project budgets.
+yearly as (
+    select
+        cast(year as varchar) as as_of,
+        'sum_of_project_budgets_usd' as measure,
+        cast(sum(budget_usd) as double) as warehouse_value
+    from projects
+    group by year
+),
+
 national_long as (
     unpivot (
         select
@@ -40,7 +54,7 @@ matched as (
         measures.measure,
         national_long.partition_key,
         national_long.reporting_date,
-        national_long.warehouse_value
+        coalesce(national_long.warehouse_value, yearly.warehouse_value) as warehouse_value
     from published
     left join measures
         on published.figure = measures.figure
@@ -48,6 +62,10 @@ matched as (
     left join national_long
         on measures.measure = national_long.measure
             and published.dtm_round = national_long.round_number
+    left join yearly
+        on
+            measures.measure = yearly.measure
+            and published.as_of = yearly.as_of
     -- Round numbers can repeat (Round 48 twice): take the entry nearest the published date.
     qualify row_number() over (
             partition by published.figure, published.scope, published.as_of
@@ -72,7 +90,7 @@ final as (
         warehouse_value - published_value as difference,
         case
             when measure is null then 'not comparable: the warehouse holds no such measure'
-            when dtm_round is null then 'not comparable: no DTM round given'
+            when warehouse_value is null and dtm_round is null then 'not comparable: no DTM round given'
             when warehouse_value is null then 'not comparable: that round is not in the warehouse'
             when unit like 'percent%' and round(warehouse_value) = published_value
                 then 'matches to the published precision'

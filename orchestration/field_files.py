@@ -1,0 +1,201 @@
+"""Key-informant exports and cluster workbooks → batches, one per file and round partition.
+
+A KI submission belongs to the round whose period holds its `_submission_time`; a reach row to
+the round holding its month; a workbook's Projects and Activities rows to the round holding
+January of its year. Rows after the latest known round wait in the landing folder (they load
+when that round's master list arrives); the run says how many.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from orchestration.informants import informant_key
+from orchestration.readers.cluster_sheets import ClusterWorkbook, read_cluster_workbook
+from orchestration.readers.ki_reports import KiExport, read_ki_export
+from orchestration.readers.round_files import RejectedFile
+from orchestration.rounds import RoundCalendar, RoundId, parse_month
+from orchestration.warehouse import Batch
+
+_TEST = re.compile(r"\btest", re.IGNORECASE)
+
+
+@dataclass
+class FieldBatches:
+    batches: list[Batch] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)  # rows no known round holds yet, and why
+    erased_rows: int = 0
+
+
+def read_field_file(path: Path, family: str) -> KiExport | ClusterWorkbook:
+    return read_ki_export(path) if family == "ki_report" else read_cluster_workbook(path)
+
+
+def _waiting_note(source_name: str, what: str, days: pd.Series, calendar: RoundCalendar) -> list[str]:
+    """Why rows belong to no known round yet: before the earliest round or after the latest."""
+    notes = []
+    if calendar.latest is None:
+        return [f"{source_name}: {len(days)} {what} wait: the landing folder holds no round's master list"]
+    late = int((days > calendar.latest).sum())
+    early = len(days) - late
+    if late:
+        notes.append(
+            f"{source_name}: {late} {what} after the latest round ({calendar.latest}) wait for that "
+            "round's master list"
+        )
+    if early:
+        notes.append(
+            f"{source_name}: {early} {what} before the earliest round's period ({calendar.dates[0]}) "
+            "wait for an earlier round's master list"
+        )
+    return notes
+
+
+def _submission_day(text: object) -> date | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.strip().replace("Z", "+00:00")).date()
+    except ValueError:
+        return None
+
+
+def ki_partitions(export: KiExport, calendar: RoundCalendar) -> pd.Series:
+    """The round partition of every submission (None: no known round holds it yet). A submission
+    whose time cannot be read goes with the file's latest round, where the gate stops it."""
+    days = export.frame["submission_time"].map(_submission_day)
+    keys = days.map(lambda d: calendar.round_holding(d) if d else None)
+    fallback = max(keys.dropna(), default=None, key=lambda k: calendar.keys.index(k))
+    return keys.where(days.notna(), fallback)
+
+
+def workbook_partitions(book: ClusterWorkbook, calendar: RoundCalendar) -> tuple[pd.Series, str | None]:
+    """The partition of each reach row, and the partition of the workbook's Projects and
+    Activities rows (the round holding January of its year, else its earliest reach round)."""
+    reach = book.sheets["cluster_reach"].frame
+    months = reach["reporting_month"].map(parse_month)
+    keys = months.map(lambda m: calendar.round_of_month(m) if m else None)
+    main = calendar.round_of_month(date(book.year, 1, 1)) or min(
+        keys.dropna(), default=None, key=lambda k: calendar.keys.index(k)
+    )
+    keys = keys.where(months.notna() & (reach["row_kind"] == "data"), main)
+    return keys, main
+
+
+def partitions_of(read: KiExport | ClusterWorkbook, calendar: RoundCalendar) -> set[str]:
+    if isinstance(read, KiExport):
+        return set(ki_partitions(read, calendar).dropna())
+    keys, main = workbook_partitions(read, calendar)
+    return set(keys.dropna()) | ({main} if main else set())
+
+
+def ki_batches(
+    export: KiExport,
+    source_name: str,
+    calendar: RoundCalendar,
+    wanted: set[str],
+    secret: str,
+    erased: set[str],
+) -> FieldBatches:
+    frame = export.frame.copy()
+    phones = frame["ki_phone"] if "ki_phone" in frame else pd.Series(None, index=frame.index)
+    names = frame["ki_name"] if "ki_name" in frame else pd.Series(None, index=frame.index)
+    frame["informant_key"] = [informant_key(secret, p, n) for p, n in zip(phones, names, strict=True)]
+    enumerators = frame["enumerator_id"] if "enumerator_id" in frame else pd.Series("", index=frame.index)
+    frame["marked_test"] = [
+        "true" if any(isinstance(v, str) and _TEST.search(v) for v in (n, e)) else "false"
+        for n, e in zip(names, enumerators, strict=True)
+    ]
+    result = FieldBatches()
+    gone = frame["informant_key"].isin(erased)
+    result.erased_rows = int(gone.sum())
+    frame = frame[~gone]
+    keys = ki_partitions(export, calendar)[frame.index]
+    if keys.isna().any():
+        days = frame["submission_time"][keys.isna()].map(_submission_day)
+        result.waiting += _waiting_note(source_name, "submission(s)", days, calendar)
+    for key, rows in frame.groupby(keys, sort=True):
+        if key in wanted:
+            result.batches.append(
+                _batch("ki_report", key, calendar, source_name, export, export.sheet, 1, rows, source_name)
+            )
+    return result
+
+
+def cluster_batches(
+    book: ClusterWorkbook, source_name: str, calendar: RoundCalendar, wanted: set[str]
+) -> FieldBatches:
+    result = FieldBatches()
+    keys, main = workbook_partitions(book, calendar)
+    if main is None:
+        result.waiting.append(f"{source_name}: no known round holds any month of {book.year}")
+        return result
+    reach = book.sheets["cluster_reach"]
+    frame = reach.frame.assign(
+        reference_month=reach.frame["reporting_month"].map(lambda t: (m := parse_month(t)) and m.isoformat())
+    )
+    if keys.isna().any():
+        months = reach.frame["reporting_month"][keys.isna()].map(parse_month)
+        result.waiting += _waiting_note(source_name, "reach row(s)", months, calendar)
+    pieces = [("cluster_reach", key, rows) for key, rows in frame.groupby(keys, sort=True)]
+    pieces += [(lt, main, book.sheets[lt].frame) for lt in ("cluster_project", "cluster_activity")]
+    year = str(book.year)
+    for list_type, key, rows in pieces:
+        if key in wanted:
+            sheet = book.sheets[list_type]
+            result.batches.append(
+                _batch(list_type, key, calendar, source_name, book, sheet.sheet, sheet.header_row,
+                       rows.assign(workbook_year=year), source_name, sheet.header_map, sheet.unknown_columns)
+            )
+    return result
+
+
+def _batch(
+    list_type: str,
+    key: str,
+    calendar: RoundCalendar,
+    source_name: str,
+    read: KiExport | ClusterWorkbook,
+    sheet: str | None,
+    header_row: int,
+    rows: pd.DataFrame,
+    series: str,
+    header_map: dict | None = None,
+    unknown: list | None = None,
+) -> Batch:
+    return Batch(
+        list_type=list_type,
+        round_id=RoundId.from_partition_key(key),
+        file_date=calendar.dates[calendar.keys.index(key)],
+        source_file=source_name,
+        sha256=read.sha256,
+        size=read.size,
+        sheet=sheet,
+        header_row=header_row,
+        frame=rows.reset_index(drop=True),
+        series=series,
+        header_map=header_map,
+        unknown_columns=unknown if unknown is not None else getattr(read, "unknown_columns", None),
+    )
+
+
+def read_or_refuse(path: Path, family: str) -> KiExport | ClusterWorkbook | RejectedFile:
+    try:
+        return read_field_file(path, family)
+    except RejectedFile as error:
+        return error
+    except Exception as error:  # a file no rule foresaw must not stop the run: refuse it, say why
+        return RejectedFile(path.name, f"the reader failed on this file ({type(error).__name__}: {error})")
+
+
+def by_round(batches: list[Batch]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for batch in batches:
+        counts[batch.round_id.partition_key] += len(batch.frame)
+    return dict(counts)
