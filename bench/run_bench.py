@@ -121,7 +121,62 @@ BI_QUERIES = {
     "where partition_key = (select partition_key from marts.publication_info) order by individuals desc",
     "returnees over time": "select reporting_date, area_name, returnees, new_returns "
     "from marts.returnees_over_time where area_level = 'national' order by reporting_date",
+    "project beneficiaries against budget": "select hrp_code, cluster, budget_usd, target_beneficiaries, "
+    "people_reached, share_of_target_reached, budget_per_person_reached_usd "
+    "from marts.project_beneficiaries_vs_budget where year = 2018 order by budget_usd desc",
 }
+KI_MONTH_SUBMISSIONS = 10_000
+
+
+def ki_month(results: dict) -> None:
+    """One month of KI reports (10,000 submissions, one CSV export) read, keyed, loaded, gated
+    and staged, in a warehouse of its own, as the ingest step and dbt do it."""
+    import duckdb
+
+    from orchestration.field_files import ki_batches
+    from orchestration.informants import SAMPLE_SECRET
+    from orchestration.quality.gate import gate_pending
+    from orchestration.readers.ki_reports import read_ki_export
+    from orchestration.rounds import RoundCalendar
+    from orchestration.sample.generator import history, ki_rounds, master_lists
+    from orchestration.sample.ki_reports import round_submissions, write_export
+    from orchestration.warehouse import ensure_raw_schema, insert_batch
+
+    targets, pools = history()
+    last = targets[-2:]
+    lists = {(m.target.file_date.toordinal(), m.list_type): m for m in master_lists(last, pools)}
+    ki_round = ki_rounds(last, lists)[-1]
+    folder = RESULTS / "ki_month"
+    folder.mkdir(parents=True, exist_ok=True)
+    export = folder / "DTM_KI_Assessment_month.csv"
+    write_export(round_submissions(ki_round, KI_MONTH_SUBMISSIONS, 1), export, "csv")
+    warehouse = folder / "ki.duckdb"
+    key = f"IRQ-conflict-R{ki_round.round_number:03d}-{ki_round.end:%Y-%m}"
+    calendar = RoundCalendar.of({key: ki_round.end})
+    started = time.perf_counter()
+    read = timed("KI month: read the export (10,000 submissions)", results, read_ki_export, export)
+    with duckdb.connect(str(warehouse)) as con:
+        ensure_raw_schema(con)
+        found = timed(
+            "KI month: informant keys (HMAC) and batches", results,
+            ki_batches, read, export.name, calendar, {key}, SAMPLE_SECRET, set(),
+        )
+        timed("KI month: load into raw", results, lambda: [insert_batch(con, b) for b in found.batches])
+        timed("KI month: GX gate (import included)", results, gate_pending, con, "ki_report")
+    env = {**os.environ, "DTM_WAREHOUSE_PATH": str(warehouse)}
+    timed(
+        "KI month: dbt staging view", results, subprocess.run,
+        [str(Path(sys.executable).with_name("dbt")), "run", "--select", "stg_kobo__ki_reports", "--quiet"],
+        cwd=ROOT / "dbt_project", env=env, check=True,
+    )
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        staged = timed(
+            "KI month: query the staged reports", results,
+            lambda: con.execute("select count(*) from staging.stg_kobo__ki_reports").fetchall()[0][0],
+        )
+    results["KI month: ingested and staged (total)"] = round(time.perf_counter() - started, 2)
+    print(f"{'KI month: ingested and staged (total, ' + str(staged) + ' reports)':<60} "
+          f"{results['KI month: ingested and staged (total)']:>8.2f} s")
 
 
 def bi_latency(published: Path, results: dict, repeats: int = 60) -> None:
@@ -146,7 +201,8 @@ def main() -> None:
     RESULTS.mkdir(parents=True)
     results: dict[str, float] = {}
     landing = RESULTS / "landing"
-    timed("generate the sample (155 lists)", results, generate, landing)
+    ki_month(results)
+    timed("generate the sample (155 lists, 12 KI exports, 3 workbooks)", results, generate, landing)
     xlsx_comparison(landing, results)
 
     record(results, "whole run", *dtm_run(RESULTS / "home", landing, RESULTS / "whole.duckdb"))

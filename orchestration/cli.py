@@ -4,6 +4,8 @@ dtm run               generate the sample if the landing folder is empty, load e
                       in one Dagster run (visible in the UI), print a summary
 dtm generate-sample   write the deterministic sample landing zone
 dtm summary           print the latest round's national figures
+dtm erase-informant   erase every report of one key informant (by phone number or name)
+dtm erase-expired     blank informants' personal data held longer than the retention period
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import dagster as dg
 from orchestration import landing, settings
 from orchestration.partitions import ROUNDS_PARTITIONS_NAME, contiguous_groups, partition_range_tags
 from orchestration.rounds import sort_partition_keys
-from orchestration.warehouse import connect, known_digests
+from orchestration.warehouse import connect, ensure_raw_schema, known_digests
 
 SUMMARY_SQL = """
 select partition_key, round_number, reporting_date, idps, returnees, idp_locations
@@ -107,6 +109,55 @@ def print_summary() -> None:
         print(f"  refused: {source_file}: {reason}")
 
 
+def erase_informant(phone: str | None, name: str | None) -> int:
+    """Erase one informant's reports from the warehouse and list the landing files that still
+    hold them (the landing folder is the data owner's to change, at the source)."""
+    from orchestration.field_files import read_or_refuse
+    from orchestration.informants import SecretMissing, informant_key, resolve_secret
+    from orchestration.readers.ki_reports import KiExport
+    from orchestration.readers.round_files import file_digest
+    from orchestration.retention import erase_informant as erase
+
+    landing_dir = settings.landing_dir()
+    ki_files = [f for f in landing.scan(landing_dir) if f.family == "ki_report"]
+    try:
+        secret, _ = resolve_secret(landing_dir, [(f.name, file_digest(f.path)[0]) for f in ki_files])
+    except SecretMissing as error:
+        print(error, file=sys.stderr)
+        return 2
+    key = informant_key(secret, phone, name)
+    if key is None:
+        print("Give a valid phone number (--phone) or a name (--name).", file=sys.stderr)
+        return 2
+    with connect(settings.warehouse_path()) as con:
+        ensure_raw_schema(con)
+        erasure = erase(con, key)
+    print(f"Erased {erasure.rows_erased} report(s) of informant {key[:8]}… from the warehouse;")
+    print("their reports will not be loaded again. KI marts are rebuilt from the rest at the next run.")
+    holding = []
+    for landing_file in ki_files:
+        read = read_or_refuse(landing_file.path, landing_file.family)
+        if isinstance(read, KiExport):
+            phones = read.frame.get("ki_phone", [None] * len(read.frame))
+            names = read.frame.get("ki_name", [None] * len(read.frame))
+            if any(informant_key(secret, p, n) == key for p, n in zip(phones, names, strict=True)):
+                holding.append(landing_file.name)
+    for file_name in holding:
+        print(f"  still in the landing folder (replace it at the source): {file_name}")
+    return 0
+
+
+def erase_expired(days: int | None) -> int:
+    from orchestration.retention import erase_expired as blank
+    from orchestration.retention import retention_days
+
+    with connect(settings.warehouse_path()) as con:
+        ensure_raw_schema(con)
+        count = blank(con, days=days)
+    print(f"Personal data of {count} KI report(s) held over {days or retention_days()} days blanked.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="dtm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -117,7 +168,17 @@ def main(argv: list[str] | None = None) -> int:
     sample = commands.add_parser("generate-sample", help="write the sample landing zone")
     sample.add_argument("--landing", type=Path, default=None)
     commands.add_parser("summary", help="print the latest round's national figures")
+    erase = commands.add_parser("erase-informant", help="erase every report of one key informant")
+    erase.add_argument("--phone", help="the informant's phone number, in any format")
+    erase.add_argument("--name", help="the informant's name (for informants who gave no phone)")
+    expired = commands.add_parser("erase-expired", help="blank personal data past the retention period")
+    expired.add_argument("--days", type=int, default=None, help="retention period (default: DTM_KI_RETENTION_DAYS)")
     args = parser.parse_args(argv)
+
+    if args.command == "erase-informant":
+        return erase_informant(args.phone, args.name)
+    if args.command == "erase-expired":
+        return erase_expired(args.days)
 
     if args.command == "generate-sample":
         generate_sample(args.landing or settings.landing_dir())

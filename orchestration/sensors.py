@@ -17,7 +17,8 @@ def run_request_for(group: list[str]) -> dg.RunRequest:
 
 @dg.sensor(job=rounds_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
 def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-    """Register new round files (sha256), add their partitions, and load the changed rounds."""
+    """Register new or changed files (sha256), add their round partitions, and load the rounds
+    they touch (a KI export or cluster workbook touches the rounds its rows belong to)."""
     registered = context.instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME)
     known = set(registered)
     # cursor: file name → [size, mtime_ns, sha256]; a file is hashed again only when its size
@@ -25,10 +26,12 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
     seen: dict[str, list] = json.loads(context.cursor) if context.cursor else {}
     first_tick = not context.cursor
     files = landing.scan(warehouse.landing)
+    rounds = landing.calendar(files)
     current: dict[str, list] = {}
     changed: set[str] = set()
     for landing_file in files:
-        if landing_file.round_id is None:
+        is_field = landing_file.family in landing.FIELD_FAMILIES
+        if landing_file.round_id is None and not is_field:
             context.log.warning(
                 f"{landing_file.name}: no round can be told from it; it will be "
                 "recorded as refused at the next load"
@@ -41,10 +44,12 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
         else:
             digest = landing.fingerprint(landing_file)
         current[landing_file.name] = [stat.st_size, stat.st_mtime_ns, digest]
-        key = landing_file.round_id.partition_key
+        if (previous or [None] * 3)[2] == digest:
+            continue
+        # A KI export or cluster workbook is read to find the rounds its rows belong to.
+        keys = landing.field_partitions(landing_file, rounds) if is_field else {landing_file.round_id.partition_key}
         # On the first tick, rounds already registered (by `make run`) count as loaded.
-        if (previous or [None] * 3)[2] != digest and not (first_tick and key in known):
-            changed.add(key)
+        changed |= {key for key in keys if not (first_tick and key in known)}
     new_keys = sort_partition_keys(sorted({f.round_id.partition_key for f in files if f.round_id} - known))
     ordered = [*registered, *new_keys]
     requests = [run_request_for(group) for group in contiguous_groups(sorted(changed), ordered)]

@@ -188,7 +188,7 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         if blanked:
             context.log.info(f"Retention: personal columns of {blanked:,} KI report(s) blanked")
         docs = warehouse.database.parent / "quality"
-        gates = {list_type: gate_pending(con, list_type, docs, context.run_id) for list_type in ALL_RAW_TABLES}
+        gates = {list_type: gate_pending(con, list_type, docs, context.run.run_id) for list_type in ALL_RAW_TABLES}
         for gate in gates.values():
             context.log.info(
                 f"Gate {gate.list_type}: {gate.validated_rows:,} rows in {gate.seconds} s, "

@@ -79,8 +79,11 @@ def write_charts(con: duckdb.DuckDBPyConnection, folder: Path, partition_key: st
         ("returnees_over_time", _returnees_chart),
         ("idps_by_governorate", _governorates_chart),
         ("shelter_mix", _shelter_chart),
+        ("project_budget_vs_reached", _projects_chart),
     ):
         figure = draw(con, partition_key)
+        if figure is None:  # nothing to draw for this round (no cluster sheets loaded)
+            continue
         for suffix in ("png", "svg"):
             path = folder / f"chart_{name}.{suffix}"
             figure.savefig(
@@ -154,6 +157,52 @@ def _shelter_chart(con, partition_key):
     return figure
 
 
+def _project_year(con, partition_key) -> int | None:
+    """The HRP year to show with a round: its own year if the cluster sheets have it, else the
+    latest year before it, else the latest year."""
+    row = con.execute(
+        f"""
+        select coalesce(
+            max(year) filter (where year <= (
+                select year(reporting_date) from {PUBLISHED_SCHEMA}.dim_round where partition_key = ?
+            )),
+            max(year)
+        )
+        from {PUBLISHED_SCHEMA}.project_beneficiaries_vs_budget
+        """,
+        [partition_key],
+    ).fetchall()
+    return row[0][0] if row else None
+
+
+def _projects_chart(con, partition_key):
+    year = _project_year(con, partition_key)
+    if year is None:
+        return None
+    frame = con.execute(
+        f"""
+        select split_part(hrp_code, '/', 2) || ' ' || split_part(hrp_code, '/', 3) as project,
+               budget_usd / 1e6 as budget_musd, people_reached, target_beneficiaries
+        from {PUBLISHED_SCHEMA}.project_beneficiaries_vs_budget
+        where year = ? order by budget_usd
+        """,
+        [year],
+    ).df()
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 0.6 * len(frame) + 1.8), sharey=True)
+    left.barh(frame["project"], frame["budget_musd"], color="#4472C4")
+    left.set_xlabel("Budget (USD million)")
+    left.invert_xaxis()
+    right.barh(frame["project"], frame["people_reached"], color="#70AD47", label="people reached (headline)")
+    right.scatter(frame["target_beneficiaries"], frame["project"], color="#C00000", marker="|", s=300,
+                  label="target beneficiaries", zorder=3)
+    right.set_xscale("log")
+    right.set_xlabel("People (log scale)")
+    right.legend(loc="lower right", fontsize=8)
+    figure.suptitle(f"IOM Iraq HRP {year}: budget against people reached per project")
+    figure.tight_layout()
+    return figure
+
+
 def write_report(
     published: duckdb.DuckDBPyConnection, working: Path, folder: Path, partition_key: str, charts: list[Path]
 ) -> Path:
@@ -164,6 +213,18 @@ def write_report(
     reconciliation = published.execute(
         f"select figure, scope, dtm_round, published_value, warehouse_value, difference, status "
         f"from {PUBLISHED_SCHEMA}.reconciliation where dtm_round is not null order by dtm_round"
+    ).df()
+    year = _project_year(published, partition_key)
+    projects = published.execute(
+        f"select hrp_code, cluster, budget_usd, target_beneficiaries, people_reached, share_of_target_reached, "
+        f"budget_per_person_reached_usd, iom_identified_needs_usd, needs_gap_to_budget_usd "
+        f"from {PUBLISHED_SCHEMA}.project_beneficiaries_vs_budget where year = ? order by hrp_code",
+        [year],
+    ).df()
+    project_gaps = published.execute(
+        f"select year, hrp_code, check_name, stated_value, computed_value, difference, status "
+        f"from {PUBLISHED_SCHEMA}.project_reconciliation where status in ('differs', 'above target', 'detected') "
+        f"order by year, hrp_code nulls first, check_name"
     ).df()
     with duckdb.connect(str(working), read_only=True) as con:
         gates = con.execute(
@@ -198,6 +259,8 @@ th{{background:#DDEBF7}}figure{{display:inline-block;margin:0.5em}}img{{max-widt
 <h3>Failed expectations</h3>{_table(warnings)}
 <h3>Round-over-round sense checks (warnings)</h3>{_table(findings)}
 <h2>Reconciliation with figures IOM published</h2>{_table(reconciliation)}
+<h2>HRP projects {year or ""}: budget against people reached</h2>{_table(projects)}
+<h3>Cluster sheets: stated against computed (shown, never fixed)</h3>{_table(project_gaps)}
 <p>Source: IOM Displacement Tracking Matrix (DTM) Iraq. See LICENSE.txt and sources.csv.</p>
 </body></html>"""
     path = folder / "round_report.html"

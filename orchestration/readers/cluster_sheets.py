@@ -58,15 +58,15 @@ def read_cluster_workbook(path: Path) -> ClusterWorkbook:
     except Exception as error:  # calamine raises its own error types for broken workbooks
         raise RejectedFile(path.name, f"not a readable workbook ({error})") from error
     by_name = {name.strip().lower(): name for name in workbook.sheet_names}
+    if missing := [wanted for wanted in SHEETS.values() if wanted.lower() not in by_name]:
+        raise RejectedFile(
+            path.name,
+            f"no sheet '{missing[0]}' (a cluster workbook has Projects, Activities and Reach; "
+            f"found: {', '.join(workbook.sheet_names)})",
+        )
     sheets = {}
     for list_type, wanted in SHEETS.items():
-        sheet = by_name.get(wanted.lower())
-        if sheet is None:
-            raise RejectedFile(
-                path.name,
-                f"no sheet '{wanted}' (a cluster workbook has Projects, Activities and Reach; "
-                f"found: {', '.join(workbook.sheet_names)})",
-            )
+        sheet = by_name[wanted.lower()]
         rows = [sheet_row_text(row) for row in workbook.get_sheet_by_name(sheet).to_python()]
         sheets[list_type] = _read_sheet(path.name, sheet, list_type, rows)
     return ClusterWorkbook(path, sha256, size, _year(path, sheets["cluster_reach"].frame), sheets)

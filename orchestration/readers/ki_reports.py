@@ -125,11 +125,11 @@ def _to_frame(
 
 
 def _header_form(header: list[str]) -> str:
-    """Whether the export used XML field names (`needs/priority_needs`) or the form's labels."""
-    forms = {
-        normalise_header(a.alias): a.eras[0]
-        for a in header_aliases()
-        if a.list_type == LIST_TYPE and len(a.eras) == 1
-    }
-    used = {forms[key] for key in map(normalise_header, header) if key in forms}
+    """Whether the export used XML field names (`needs/priority_needs`) or the form's labels.
+    Headers both forms share (`comments`/`Comments`) say nothing."""
+    forms: dict[str, set[str]] = {}
+    for alias in header_aliases():
+        if alias.list_type == LIST_TYPE:
+            forms.setdefault(normalise_header(alias.alias), set()).update(alias.eras)
+    used = {next(iter(forms[key])) for key in map(normalise_header, header) if len(forms.get(key, ())) == 1}
     return used.pop() if len(used) == 1 else "mixed" if used else "unknown"

@@ -122,10 +122,11 @@ def round_submissions(ki_round: KiRound, submissions: int, first_id: int) -> pd.
     weights = (places["idp_hh"] + places["returnee_hh"] + 20).to_numpy(float)
     chosen: list[int] = []
     order = rng.choice(len(places), size=len(places), replace=False, p=weights / weights.sum())
-    for place in order:
-        if len(chosen) >= submissions:
-            break
-        chosen += [place] * int(per_place[place])
+    while len(chosen) < submissions:  # a big month visits places again, with more informants
+        for place in order:
+            if len(chosen) >= submissions:
+                break
+            chosen += [place] * int(per_place[place])
     chosen = chosen[:submissions]
     seen: dict[int, int] = {}
     days = (ki_round.end - ki_round.start).days + 1
