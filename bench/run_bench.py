@@ -158,25 +158,39 @@ def ki_month(results: dict) -> None:
     with duckdb.connect(str(warehouse)) as con:
         ensure_raw_schema(con)
         found = timed(
-            "KI month: informant keys (HMAC) and batches", results,
-            ki_batches, read, export.name, calendar, {key}, SAMPLE_SECRET, set(),
+            "KI month: informant keys (HMAC) and batches",
+            results,
+            ki_batches,
+            read,
+            export.name,
+            calendar,
+            {key},
+            SAMPLE_SECRET,
+            set(),
         )
         timed("KI month: load into raw", results, lambda: [insert_batch(con, b) for b in found.batches])
         timed("KI month: GX gate (import included)", results, gate_pending, con, "ki_report")
     env = {**os.environ, "DTM_WAREHOUSE_PATH": str(warehouse)}
     timed(
-        "KI month: dbt staging view", results, subprocess.run,
+        "KI month: dbt staging view",
+        results,
+        subprocess.run,
         [str(Path(sys.executable).with_name("dbt")), "run", "--select", "stg_kobo__ki_reports", "--quiet"],
-        cwd=ROOT / "dbt_project", env=env, check=True,
+        cwd=ROOT / "dbt_project",
+        env=env,
+        check=True,
     )
     with duckdb.connect(str(warehouse), read_only=True) as con:
         staged = timed(
-            "KI month: query the staged reports", results,
+            "KI month: query the staged reports",
+            results,
             lambda: con.execute("select count(*) from staging.stg_kobo__ki_reports").fetchall()[0][0],
         )
     results["KI month: ingested and staged (total)"] = round(time.perf_counter() - started, 2)
-    print(f"{'KI month: ingested and staged (total, ' + str(staged) + ' reports)':<60} "
-          f"{results['KI month: ingested and staged (total)']:>8.2f} s")
+    print(
+        f"{'KI month: ingested and staged (total, ' + str(staged) + ' reports)':<60} "
+        f"{results['KI month: ingested and staged (total)']:>8.2f} s"
+    )
 
 
 def bi_latency(published: Path, results: dict, repeats: int = 60) -> None:

@@ -172,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     erase.add_argument("--phone", help="the informant's phone number, in any format")
     erase.add_argument("--name", help="the informant's name (for informants who gave no phone)")
     expired = commands.add_parser("erase-expired", help="blank personal data past the retention period")
-    expired.add_argument("--days", type=int, default=None, help="retention period (default: DTM_KI_RETENTION_DAYS)")
+    expired.add_argument(
+        "--days", type=int, default=None, help="retention period (default: DTM_KI_RETENTION_DAYS)"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "erase-informant":

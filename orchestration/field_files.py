@@ -150,8 +150,19 @@ def cluster_batches(
         if key in wanted:
             sheet = book.sheets[list_type]
             result.batches.append(
-                _batch(list_type, key, calendar, source_name, book, sheet.sheet, sheet.header_row,
-                       rows.assign(workbook_year=year), source_name, sheet.header_map, sheet.unknown_columns)
+                _batch(
+                    list_type,
+                    key,
+                    calendar,
+                    source_name,
+                    book,
+                    sheet.sheet,
+                    sheet.header_row,
+                    rows.assign(workbook_year=year),
+                    source_name,
+                    sheet.header_map,
+                    sheet.unknown_columns,
+                )
             )
     return result
 

@@ -39,7 +39,9 @@ class LandingFile:
 
 @cache
 def _family_patterns() -> tuple[tuple[str, re.Pattern], ...]:
-    return tuple((row["family"], re.compile(row["name_pattern"])) for row in read_seed("config/landing_families.csv"))
+    return tuple(
+        (row["family"], re.compile(row["name_pattern"])) for row in read_seed("config/landing_families.csv")
+    )
 
 
 def family_of(path: Path) -> str | None:
@@ -134,7 +136,9 @@ def pending_partitions(files: list[LandingFile], known_digests: set[str]) -> lis
     """Rounds with a file whose bytes the warehouse has not seen (loaded or refused); a new
     KI export or cluster workbook is read to find the rounds its rows belong to."""
     pending = {
-        f.round_id.partition_key for f in files if f.round_id is not None and fingerprint(f) not in known_digests
+        f.round_id.partition_key
+        for f in files
+        if f.round_id is not None and fingerprint(f) not in known_digests
     }
     rounds = calendar(files)
     for f in field_files(files):

@@ -27,7 +27,9 @@ def retention_days() -> int:
     return int(os.environ.get(RETENTION_VARIABLE, DEFAULT_RETENTION_DAYS))
 
 
-def erase_expired(con: duckdb.DuckDBPyConnection, now: datetime | None = None, days: int | None = None) -> int:
+def erase_expired(
+    con: duckdb.DuckDBPyConnection, now: datetime | None = None, days: int | None = None
+) -> int:
     """Blank the personal columns of reports loaded more than `days` ago; rows blanked."""
     now = now or datetime.now(UTC).replace(tzinfo=None)
     days = retention_days() if days is None else days

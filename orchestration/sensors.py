@@ -47,7 +47,11 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
         if (previous or [None] * 3)[2] == digest:
             continue
         # A KI export or cluster workbook is read to find the rounds its rows belong to.
-        keys = landing.field_partitions(landing_file, rounds) if is_field else {landing_file.round_id.partition_key}
+        keys = (
+            landing.field_partitions(landing_file, rounds)
+            if is_field
+            else {landing_file.round_id.partition_key}
+        )
         # On the first tick, rounds already registered (by `make run`) count as loaded.
         changed |= {key for key in keys if not (first_tick and key in known)}
     new_keys = sort_partition_keys(sorted({f.round_id.partition_key for f in files if f.round_id} - known))

@@ -208,7 +208,9 @@ def insert_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> LoadOutcome:
     partition's series supersedes the earlier batch once the gate accepts it (quality.gate)."""
     key = batch.round_id.partition_key
     if con.execute("select 1 from raw.load_batches where batch_id = ?", [batch.batch_id]).fetchall():
-        return LoadOutcome(batch.batch_id, batch.source_file, key, batch.list_type, len(batch.frame), "unchanged")
+        return LoadOutcome(
+            batch.batch_id, batch.source_file, key, batch.list_type, len(batch.frame), "unchanged"
+        )
     now = datetime.now(UTC).replace(tzinfo=None)
     table = ALL_RAW_TABLES[batch.list_type]
     frame = batch.frame.assign(

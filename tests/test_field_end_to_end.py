@@ -52,7 +52,9 @@ def field_run(tmp_path_factory):
     shutil.copy(books / workbook_name(2018), landing_dir / workbook_name(2018))
     for path in FIELD.iterdir():
         shutil.copy(path, landing_dir / path.name)
-    warehouse = WarehouseResource(database_path=str(root / "warehouse" / "dtm.duckdb"), landing_path=str(landing_dir))
+    warehouse = WarehouseResource(
+        database_path=str(root / "warehouse" / "dtm.duckdb"), landing_path=str(landing_dir)
+    )
     defs = build_definitions(warehouse)
     instance = dg.DagsterInstance.ephemeral()
     published = root / "warehouse" / "published"  # the warehouse resource's default
@@ -79,8 +81,14 @@ def query(run, sql: str, params=None) -> list[tuple]:
 
 def test_the_run_loads_gates_and_publishes_the_field_families(field_run):
     assert field_run["result"].success and field_run["publication"].success
-    batches = dict(query(field_run, "select list_type, count(*) from raw.load_batches where status = 'accepted' group by 1"))
-    assert batches["ki_report"] >= 3 and batches["cluster_project"] == 2 and batches["cluster_reach"] == 11 + 2  # 2018: Nov and Dec in Round 107; 2019 test: 108, 109
+    batches = dict(
+        query(
+            field_run, "select list_type, count(*) from raw.load_batches where status = 'accepted' group by 1"
+        )
+    )
+    assert (
+        batches["ki_report"] >= 3 and batches["cluster_project"] == 2 and batches["cluster_reach"] == 11 + 2
+    )  # 2018: Nov and Dec in Round 107; 2019 test: 108, 109
     checks = {
         (e.asset_key.path[-1], e.check_name): e.passed
         for e in field_run["result"].get_asset_check_evaluations()
@@ -109,7 +117,8 @@ REAL_2018 = {
 def test_2018_projects_carry_ioms_real_budgets_targets_and_needs(field_run):
     rows = query(
         field_run,
-        "select hrp_code, budget_usd, target_beneficiaries, target_female, target_male, iom_identified_needs_usd, "
+        "select hrp_code, budget_usd, target_beneficiaries, target_female, target_male, "
+        "iom_identified_needs_usd, "
         "iom_identified_needs_people, budget_per_targeted_person_usd, needs_gap_to_budget_usd "
         "from marts.project_beneficiaries_vs_budget where year = 2018",
     )
@@ -122,7 +131,9 @@ def _headline_reach_2018(path: Path) -> dict[str, int]:
     book = openpyxl.load_workbook(path, read_only=True)
     code = lambda text: re.sub(r"\s+", "", str(text)).upper().replace("-", "/")  # noqa: E731
     headline = {
-        (code(row[0]), row[1]) for row in book["Activities"].iter_rows(min_row=2, values_only=True) if row[4] == "yes"
+        (code(row[0]), row[1])
+        for row in book["Activities"].iter_rows(min_row=2, values_only=True)
+        if row[4] == "yes"
     }
     series: dict[tuple, list] = defaultdict(list)
     for row in book["Reach"].iter_rows(min_row=4, values_only=True):
@@ -141,7 +152,12 @@ def _headline_reach_2018(path: Path) -> dict[str, int]:
 
 def test_2018_people_reached_is_the_headline_indicator_of_the_workbook(field_run):
     expected = _headline_reach_2018(field_run["landing"] / workbook_name(2018))
-    rows = dict(query(field_run, "select hrp_code, people_reached from marts.project_beneficiaries_vs_budget where year = 2018"))
+    rows = dict(
+        query(
+            field_run,
+            "select hrp_code, people_reached from marts.project_beneficiaries_vs_budget where year = 2018",
+        )
+    )
     assert rows == expected
     # The NFI distributions were reported as running totals from July: converted, not added up.
     assert rows["IRQ18/SNF/124350"] < 72000
@@ -152,16 +168,31 @@ def test_the_real_discrepancies_are_shown_not_fixed(field_run):
         (row[0], row[1], row[2]): row[3:]
         for row in query(
             field_run,
-            "select year, coalesce(hrp_code, ''), check_name, stated_value, computed_value, difference, status "
+            "select year, coalesce(hrp_code, ''), check_name, stated_value, computed_value, difference, "
+            "status "
             "from marts.project_reconciliation",
         )
     }
-    assert checks[(2018, "IRQ18/CCCM/124317", "target female + male against total")] == (266040, 266000, -40, "differs")
-    assert checks[(2018, "", "stated budget total against the sum of project budgets")] == (
-        26782341, 26782340, -1, "differs"
+    assert checks[(2018, "IRQ18/CCCM/124317", "target female + male against total")] == (
+        266040,
+        266000,
+        -40,
+        "differs",
     )
-    assert checks[(2018, "", "published appeal total against the sum of project budgets")][2:] == (-1, "differs")
-    assert checks[(2018, "IRQ18/PHRRL/124383", "people reached against target beneficiaries")][3] == "above target"
+    assert checks[(2018, "", "stated budget total against the sum of project budgets")] == (
+        26782341,
+        26782340,
+        -1,
+        "differs",
+    )
+    assert checks[(2018, "", "published appeal total against the sum of project budgets")][2:] == (
+        -1,
+        "differs",
+    )
+    assert (
+        checks[(2018, "IRQ18/PHRRL/124383", "people reached against target beneficiaries")][3]
+        == "above target"
+    )
     appeal = query(
         field_run,
         "select published_value, warehouse_value, difference, status from marts.reconciliation "
@@ -169,8 +200,11 @@ def test_the_real_discrepancies_are_shown_not_fixed(field_run):
     )
     assert appeal == [(26782341.0, 26782340.0, -1.0, "differs")]
     # The mart keeps the stated targets as they are.
-    assert query(field_run, "select target_beneficiaries from marts.project_beneficiaries_vs_budget "
-                 "where hrp_code = 'IRQ18/CCCM/124317'") == [(266040,)]
+    assert query(
+        field_run,
+        "select target_beneficiaries from marts.project_beneficiaries_vs_budget "
+        "where hrp_code = 'IRQ18/CCCM/124317'",
+    ) == [(266040,)]
 
 
 def test_people_reached_by_several_activities_are_counted_once(field_run):
@@ -185,18 +219,24 @@ def test_people_reached_by_several_activities_are_counted_once(field_run):
     )
     assert row == (295, 52 + 25 + 33 + 20, 48 + 25 + 27 + 21, 0.59, 3389.83)
     over_activities = query(
-        field_run, "select sum(total_monthly) from intermediate.int_cluster_reach_monthly "
-        "where hrp_code = ? and activity <> 'Sites supported'", [TEST_PROJECT],
+        field_run,
+        "select sum(total_monthly) from intermediate.int_cluster_reach_monthly "
+        "where hrp_code = ? and activity <> 'Sites supported'",
+        [TEST_PROJECT],
     )
     assert over_activities == [(425,)]  # what adding activities up would have claimed
     months = query(
-        field_run, "select people_reached, people_reached_to_date from marts.project_reach_by_month "
-        "where hrp_code = ? order by reporting_month", [TEST_PROJECT],
+        field_run,
+        "select people_reached, people_reached_to_date from marts.project_reach_by_month "
+        "where hrp_code = ? order by reporting_month",
+        [TEST_PROJECT],
     )
     assert months == [(110, 110), (60, 170), (70, 240), (55, 295)]
     flagged = query(
-        field_run, "select check_name, computed_value, difference from marts.project_reconciliation "
-        "where hrp_code = ? and status in ('detected', 'differs') order by check_name", [TEST_PROJECT],
+        field_run,
+        "select check_name, computed_value, difference from marts.project_reconciliation "
+        "where hrp_code = ? and status in ('detected', 'differs') order by check_name",
+        [TEST_PROJECT],
     )
     assert flagged == [
         ("months reported as running totals without a flag (detected, turned into monthly)", 4.0, None),
@@ -208,24 +248,43 @@ def _fixture_submissions() -> dict[str, tuple[str, str, str]]:
     """uuid → (validation status, name, enumerator), read from the exports with csv, json and
     calamine; a later export's version wins."""
     found: dict[str, tuple[str, str, str]] = {}
-    with (FIELD / "DTM_KI_Assessment_-_all_versions_-_xml_-_2019-03-03-10-15-00.csv").open(encoding="utf-8") as h:
+    with (FIELD / "DTM_KI_Assessment_-_all_versions_-_xml_-_2019-03-03-10-15-00.csv").open(
+        encoding="utf-8"
+    ) as h:
         for r in csv.DictReader(h, delimiter=";"):
             found[r["_uuid"]] = (r["_validation_status"], r["ki/name"], r["enumerator_id"])
-    rows = CalamineWorkbook.from_path(str(FIELD / "DTM_KI_Assessment_-_all_versions_-_labels_-_2019-05-03-10-15-00.xlsx")).get_sheet_by_index(0).to_python()
+    rows = (
+        CalamineWorkbook.from_path(
+            str(FIELD / "DTM_KI_Assessment_-_all_versions_-_labels_-_2019-05-03-10-15-00.xlsx")
+        )
+        .get_sheet_by_index(0)
+        .to_python()
+    )
     header = rows[0]
     for r in rows[1:]:
         record = dict(zip(header, r, strict=False))
-        found[record["_uuid"]] = (record["_validation_status"], record["Key informant name"], record["Enumerator ID"])
-    data = json.loads((FIELD / "DTM_KI_Assessment_-_all_versions_-_xml_-_2019-05-20-09-00-00.json").read_text("utf-8"))
+        found[record["_uuid"]] = (
+            record["_validation_status"],
+            record["Key informant name"],
+            record["Enumerator ID"],
+        )
+    data = json.loads(
+        (FIELD / "DTM_KI_Assessment_-_all_versions_-_xml_-_2019-05-20-09-00-00.json").read_text("utf-8")
+    )
     for r in data["results"]:
-        found[r["_uuid"]] = (r["_validation_status"].get("uid", ""), r.get("ki/name", ""), r.get("enumerator_id", ""))
+        found[r["_uuid"]] = (
+            r["_validation_status"].get("uid", ""),
+            r.get("ki/name", ""),
+            r.get("enumerator_id", ""),
+        )
     return found
 
 
 def test_ki_reports_are_deduplicated_and_test_and_rejected_submissions_go(field_run):
     submissions = _fixture_submissions()
     kept = {
-        uuid for uuid, (status, name, enumerator) in submissions.items()
+        uuid
+        for uuid, (status, name, enumerator) in submissions.items()
         if status != "validation_status_not_approved" and "test" not in f"{name} {enumerator}".lower()
     }
     raw = query(field_run, "select count(*), count(distinct submission_uuid) from raw.kobo_ki_reports")[0]
@@ -256,12 +315,15 @@ def test_ki_figures_backed_by_fewer_than_three_informants_are_suppressed(field_r
 def test_ki_coverage_compares_assessed_places_with_the_master_lists(field_run):
     rows = query(
         field_run,
-        "select master_list_locations, assessed_listed_locations, assessed_locations_not_on_master_list, reports "
+        "select master_list_locations, assessed_listed_locations, assessed_locations_not_on_master_list, "
+        "reports "
         "from marts.ki_coverage_by_governorate",
     )
     assert all(assessed <= listed for listed, assessed, _, _ in rows)
     assert sum(r[1] for r in rows) > 0 and sum(r[2] for r in rows) == 0  # the fixtures use listed places
-    assert sum(r[3] for r in rows) == query(field_run, "select count(*) from staging.stg_kobo__ki_reports")[0][0]
+    assert (
+        sum(r[3] for r in rows) == query(field_run, "select count(*) from staging.stg_kobo__ki_reports")[0][0]
+    )
 
 
 # Privacy -----------------------------------------------------------------------------------------
@@ -283,7 +345,9 @@ def personal_needles(database: Path) -> set[str]:
     return needles
 
 
-def warehouse_texts(database: Path, *, skip_raw_table: str | None = "kobo_ki_reports") -> list[tuple[str, str]]:
+def warehouse_texts(
+    database: Path, *, skip_raw_table: str | None = "kobo_ki_reports"
+) -> list[tuple[str, str]]:
     """(table, cell text) of every text-like cell of every table past raw, and of raw's
     bookkeeping tables (quarantine records, rejections, findings)."""
     found = []
@@ -293,11 +357,15 @@ def warehouse_texts(database: Path, *, skip_raw_table: str | None = "kobo_ki_rep
             "union all select database_name, schema_name, view_name from duckdb_views() where not internal"
         ).fetchall()
         for database_name, schema, table in tables:
-            if (schema == "raw" and table in {skip_raw_table, "dtm_idp_master_list", "dtm_returnee_master_list"}):
+            if schema == "raw" and table in {
+                skip_raw_table,
+                "dtm_idp_master_list",
+                "dtm_returnee_master_list",
+            }:
                 continue
             name = f'"{database_name}"."{schema}"."{table}"'
             columns = [c[0] for c in con.execute(f"describe {name}").fetchall()]
-            cells = " || chr(31) || ".join(f'coalesce(cast("{c}" as varchar), \'\')' for c in columns)
+            cells = " || chr(31) || ".join(f"coalesce(cast(\"{c}\" as varchar), '')" for c in columns)
             for (text,) in con.execute(f"select {cells} from {name}").fetchall():
                 found.append((f"{schema}.{table}", text))
     return found
@@ -353,7 +421,10 @@ def test_no_personal_data_past_raw_and_the_secret_nowhere(field_run):
     assert any("Data Docs" in text or "<html" in text.lower() for _, text in texts)
     assert leaks(needles, texts) == []
     # The secret: not in DuckDB (raw included), dbt's manifest and logs, or Dagster's records.
-    dbt_files = [DBT_PROJECT_DIR / "target" / "manifest.json", *(DBT_PROJECT_DIR / "target").glob("*/dbt.log")]
+    dbt_files = [
+        DBT_PROJECT_DIR / "target" / "manifest.json",
+        *(DBT_PROJECT_DIR / "target").glob("*/dbt.log"),
+    ]
     everything = (
         texts
         + warehouse_texts(database, skip_raw_table=None)
@@ -384,7 +455,9 @@ def test_the_privacy_scan_catches_a_deliberately_leaking_model(field_run, tmp_pa
     shutil.copy(field_run["database"], copy)
     subprocess.run(
         [str(Path(sys.executable).with_name("dbt")), "run", "--select", "leaky_informants", "--quiet"],
-        cwd=project, env={**os.environ, "DTM_WAREHOUSE_PATH": str(copy)}, check=True,
+        cwd=project,
+        env={**os.environ, "DTM_WAREHOUSE_PATH": str(copy)},
+        check=True,
     )
     found = leaks(personal_needles(copy), warehouse_texts(copy))
     assert found and {where for where, _ in found} == {"marts.leaky_informants"}
@@ -397,7 +470,9 @@ def test_personal_data_is_blanked_after_the_retention_period(field_run, tmp_path
     copy = tmp_path / "dtm.duckdb"
     shutil.copy(field_run["database"], copy)
     with duckdb.connect(str(copy)) as con:
-        (rows, keyed) = con.execute("select count(*), count(informant_key) from raw.kobo_ki_reports").fetchall()[0]
+        (rows, keyed) = con.execute(
+            "select count(*), count(informant_key) from raw.kobo_ki_reports"
+        ).fetchall()[0]
         now = datetime.now(UTC).replace(tzinfo=None)
         assert erase_expired(con, now=now + timedelta(days=364), days=365) == 0  # not yet
         assert erase_expired(con, now=now + timedelta(days=366), days=365) == rows
@@ -406,7 +481,9 @@ def test_personal_data_is_blanked_after_the_retention_period(field_run, tmp_path
             "from raw.kobo_ki_reports"
         ).fetchall()[0]
         assert left == (rows, keyed, 0)  # reports and keys stay, personal data goes
-        assert con.execute("select rows_erased from raw.retention_runs order by ran_at").fetchall()[-1] == (rows,)
+        assert con.execute("select rows_erased from raw.retention_runs order by ran_at").fetchall()[-1] == (
+            rows,
+        )
 
 
 def test_one_command_erases_one_informant_and_reloading_never_brings_them_back(field_run, tmp_path):
@@ -419,17 +496,26 @@ def test_one_command_erases_one_informant_and_reloading_never_brings_them_back(f
             "where ki_phone is not null group by informant_key order by count(*) desc, informant_key limit 1"
         ).fetchall()[0]
     assert key == informant_key(SECRET, phone, None)
-    env = {**os.environ, SECRET_VARIABLE: SECRET, "DTM_WAREHOUSE_PATH": str(copy),
-           "DTM_LANDING_DIR": str(field_run["landing"])}
+    env = {
+        **os.environ,
+        SECRET_VARIABLE: SECRET,
+        "DTM_WAREHOUSE_PATH": str(copy),
+        "DTM_LANDING_DIR": str(field_run["landing"]),
+    }
     typed_otherwise = "+964 " + normalise_phone(phone)[4:]
     done = subprocess.run(
         [str(Path(sys.executable).with_name("dtm")), "erase-informant", "--phone", typed_otherwise],
-        env=env, capture_output=True, text=True, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert f"Erased {count} report(s)" in done.stdout and "still in the landing folder" in done.stdout
     assert phone not in done.stdout + done.stderr
     with duckdb.connect(str(copy)) as con:
-        assert con.execute("select count(*) from raw.kobo_ki_reports where informant_key = ?", [key]).fetchall() == [(0,)]
+        assert con.execute(
+            "select count(*) from raw.kobo_ki_reports where informant_key = ?", [key]
+        ).fetchall() == [(0,)]
         erased = erased_keys(con)
     assert erased == {key}
     # Reading the landing files again loads none of their reports.
@@ -442,14 +528,21 @@ def test_one_command_erases_one_informant_and_reloading_never_brings_them_back(f
 def test_foreign_ki_files_without_a_secret_stop_the_run_before_anything_loads(tmp_path, monkeypatch):
     landing_dir = tmp_path / "landing"
     landing_dir.mkdir()
-    shutil.copy(FIELD / "DTM_KI_Assessment_-_all_versions_-_xml_-_2019-03-03-10-15-00.csv", landing_dir / "DTM_KI_export.csv")
+    shutil.copy(
+        FIELD / "DTM_KI_Assessment_-_all_versions_-_xml_-_2019-03-03-10-15-00.csv",
+        landing_dir / "DTM_KI_export.csv",
+    )
     fixtures = Path(__file__).parent / "fixtures" / "round_files"
     shutil.copy(fixtures / "Round109_Master_List_IDP_2019_04_30_IOM_DTM.xlsx", landing_dir)
     monkeypatch.delenv(SECRET_VARIABLE, raising=False)
     warehouse = WarehouseResource(database_path=str(tmp_path / "dtm.duckdb"), landing_path=str(landing_dir))
-    result = load_rounds(build_definitions(warehouse), dg.DagsterInstance.ephemeral(), landing.scan(landing_dir))
+    result = load_rounds(
+        build_definitions(warehouse), dg.DagsterInstance.ephemeral(), landing.scan(landing_dir)
+    )
     assert not result.success
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    message = str(failure.event_specific_data.error.message) + str(failure.event_specific_data.user_failure_data)
+    message = str(failure.event_specific_data.error.message) + str(
+        failure.event_specific_data.user_failure_data
+    )
     assert "DTM_KI_export.csv" in message and SECRET_VARIABLE in message
     assert not (tmp_path / "dtm.duckdb").exists()

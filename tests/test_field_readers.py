@@ -43,8 +43,14 @@ def test_a_label_export_maps_labels_to_fields_and_keeps_the_needs_as_01_columns(
     frame = export.frame
     assert "priority_needs" not in frame  # label exports here carry the 0/1 columns only
     assert set(frame["priority_needs__water"]) <= {"0", "1"}
-    assert set(frame["ki_role"]) <= {"Mukhtar", "Local official", "Community leader", "Camp manager",
-                                      "Religious leader", "Teacher"}
+    assert set(frame["ki_role"]) <= {
+        "Mukhtar",
+        "Local official",
+        "Community leader",
+        "Camp manager",
+        "Religious leader",
+        "Teacher",
+    }
 
 
 def test_a_kobo_json_export_reads_the_validation_status_object_as_its_uid():
@@ -61,7 +67,9 @@ def test_the_three_forms_agree_on_the_submissions_they_share():
     shared = by_form[".xlsx"].index.intersection(by_form[".json"].index)
     assert len(shared) >= 40
     for column in ("place_id", "ki_phone", "submission_time", "idp_households"):
-        assert (by_form[".xlsx"].loc[shared, column].fillna("") == by_form[".json"].loc[shared, column].fillna("")).all()
+        assert (
+            by_form[".xlsx"].loc[shared, column].fillna("") == by_form[".json"].loc[shared, column].fillna("")
+        ).all()
 
 
 def test_an_export_without_uuid_is_refused_naming_the_header_row(tmp_path):
@@ -91,7 +99,7 @@ def test_a_workbook_without_its_reach_sheet_is_refused_naming_the_sheets_found(t
     book.add_worksheet("Projects").write_row(0, 0, ["HRP code", "Budget (USD)", "Target beneficiaries"])
     book.add_worksheet("Activities")
     book.close()
-    with pytest.raises(RejectedFile, match="no sheet 'Reach'.*Projects, Activities"):
+    with pytest.raises(RejectedFile, match=r"no sheet 'Reach'.*Projects, Activities"):
         read_cluster_workbook(path)
 
 
@@ -107,8 +115,15 @@ def test_landing_tells_the_families_apart(tmp_path):
 
 @pytest.mark.parametrize(
     ("text", "month"),
-    [("2018-01", date(2018, 1, 1)), ("2018-01-01T00:00:00", date(2018, 1, 1)), ("Jan 2018", date(2018, 1, 1)),
-     ("September-2019", date(2019, 9, 1)), ("12/2017", date(2017, 12, 1)), ("Total", None), ("", None)],
+    [
+        ("2018-01", date(2018, 1, 1)),
+        ("2018-01-01T00:00:00", date(2018, 1, 1)),
+        ("Jan 2018", date(2018, 1, 1)),
+        ("September-2019", date(2019, 9, 1)),
+        ("12/2017", date(2017, 12, 1)),
+        ("Total", None),
+        ("", None),
+    ],
 )
 def test_reporting_months_as_sheets_write_them(text, month):
     assert parse_month(text) == month

@@ -49,7 +49,7 @@ def test_without_a_secret_only_files_the_sample_wrote_are_keyed(tmp_path, monkey
     monkeypatch.delenv(SECRET_VARIABLE, raising=False)
     (tmp_path / SAMPLE_MANIFEST).write_text(json.dumps({"sample.csv": "aaa"}))
     assert resolve_secret(tmp_path, [("sample.csv", "aaa")])[0] == SAMPLE_SECRET
-    with pytest.raises(SecretMissing, match="real_export.csv") as refused:
+    with pytest.raises(SecretMissing, match=r"real_export\.csv") as refused:
         resolve_secret(tmp_path, [("sample.csv", "aaa"), ("real_export.csv", "bbb")])
     assert SECRET_VARIABLE in str(refused.value)
     # A sample file edited by hand is no longer the sample's.

@@ -188,7 +188,9 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         if blanked:
             context.log.info(f"Retention: personal columns of {blanked:,} KI report(s) blanked")
         docs = warehouse.database.parent / "quality"
-        gates = {list_type: gate_pending(con, list_type, docs, context.run.run_id) for list_type in ALL_RAW_TABLES}
+        gates = {
+            list_type: gate_pending(con, list_type, docs, context.run.run_id) for list_type in ALL_RAW_TABLES
+        }
         for gate in gates.values():
             context.log.info(
                 f"Gate {gate.list_type}: {gate.validated_rows:,} rows in {gate.seconds} s, "
@@ -435,7 +437,8 @@ FIELD_TOTAL_HEADERS = {
 FIELD_TOTAL_SQL = {
     "ki_report": "count(*), count(distinct informant_key), count(distinct place_id)",
     "cluster_project": f"any_value(source_file), count(*), sum({count_sql('budget_usd')})",
-    "cluster_activity": "any_value(source_file), count(*), count(*) filter (where lower(trim(headline)) = 'yes')",
+    "cluster_activity": "any_value(source_file), count(*), "
+    "count(*) filter (where lower(trim(headline)) = 'yes')",
     "cluster_reach": f"any_value(source_file), count(*), sum({count_sql('total')})",
 }
 

@@ -193,8 +193,15 @@ def _projects_chart(con, partition_key):
     left.set_xlabel("Budget (USD million)")
     left.invert_xaxis()
     right.barh(frame["project"], frame["people_reached"], color="#70AD47", label="people reached (headline)")
-    right.scatter(frame["target_beneficiaries"], frame["project"], color="#C00000", marker="|", s=300,
-                  label="target beneficiaries", zorder=3)
+    right.scatter(
+        frame["target_beneficiaries"],
+        frame["project"],
+        color="#C00000",
+        marker="|",
+        s=300,
+        label="target beneficiaries",
+        zorder=3,
+    )
     right.set_xscale("log")
     right.set_xlabel("People (log scale)")
     right.legend(loc="lower right", fontsize=8)
@@ -216,15 +223,17 @@ def write_report(
     ).df()
     year = _project_year(published, partition_key)
     projects = published.execute(
-        f"select hrp_code, cluster, budget_usd, target_beneficiaries, people_reached, share_of_target_reached, "
-        f"budget_per_person_reached_usd, iom_identified_needs_usd, needs_gap_to_budget_usd "
+        "select hrp_code, cluster, budget_usd, target_beneficiaries, people_reached, "
+        "share_of_target_reached, budget_per_person_reached_usd, iom_identified_needs_usd, "
+        "needs_gap_to_budget_usd "
         f"from {PUBLISHED_SCHEMA}.project_beneficiaries_vs_budget where year = ? order by hrp_code",
         [year],
     ).df()
     project_gaps = published.execute(
-        f"select year, hrp_code, check_name, stated_value, computed_value, difference, status "
-        f"from {PUBLISHED_SCHEMA}.project_reconciliation where status in ('differs', 'above target', 'detected') "
-        f"order by year, hrp_code nulls first, check_name"
+        "select year, hrp_code, check_name, stated_value, computed_value, difference, status "
+        f"from {PUBLISHED_SCHEMA}.project_reconciliation "
+        "where status in ('differs', 'above target', 'detected') "
+        "order by year, hrp_code nulls first, check_name"
     ).df()
     with duckdb.connect(str(working), read_only=True) as con:
         gates = con.execute(

@@ -13,23 +13,19 @@ import pandas as pd
 from orchestration.quality.frames import NAME_KEY, count_sql, register_reference
 
 SENTINELS = ("-99", "999", "9999")
+HOUSEHOLD_COUNTS = ("idp_households", "returnee_households", "host_households")
 HRP_CODE_SQL = "upper(regexp_replace(regexp_replace(trim({0}), '\\s+', '', 'g'), '[-_\\\\]', '/', 'g'))"
 
 
-def _count_or_sentinel_bad(column: str) -> str:
-    """1 when a count cell is neither empty, a sentinel, nor a non-negative whole number."""
+def _bad_count(column: str, allowed: tuple[str, ...] = ()) -> str:
+    """1 when a count cell is neither empty, an allowed text (a sentinel), nor a non-negative
+    whole number."""
     value = f'trim("{column}")'
+    allowed_sql = f" and {value} not in {allowed}" if allowed else ""
+    fraction = f"try_cast(replace({value}, ',', '') as double) % 1 <> 0"
     return (
-        f"(\"{column}\" is not null and {value} <> '' and {value} not in {SENTINELS} and "
-        f"coalesce({count_sql(value)} < 0 or try_cast(replace({value}, ',', '') as double) % 1 <> 0, true))::int"
-    )
-
-
-def _count_bad(column: str) -> str:
-    value = f'trim("{column}")'
-    return (
-        f"(\"{column}\" is not null and {value} <> '' and "
-        f"coalesce({count_sql(value)} < 0 or try_cast(replace({value}, ',', '') as double) % 1 <> 0, true))::int"
+        f"(\"{column}\" is not null and {value} <> ''{allowed_sql} and "
+        f"coalesce({count_sql(value)} < 0 or {fraction}, true))::int"
     )
 
 
@@ -51,8 +47,7 @@ def ki_report_frame(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> pd.
             try_cast(r.submission_time as timestamp) as submitted_at,
             r.place_id,
             names.admin1_pcode as governorate_pcode,
-            {" + ".join(_count_or_sentinel_bad(c) for c in ("idp_households", "returnee_households", "host_households"))}
-                as unparseable_household_cells,
+            {" + ".join(_bad_count(c, SENTINELS) for c in HOUSEHOLD_COUNTS)} as unparseable_household_cells,
             coalesce(r.validation_status, '') as validation_status,
             r.informant_key
         from raw.kobo_ki_reports as r
@@ -73,7 +68,7 @@ def cluster_project_frame(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) 
             {HRP_CODE_SQL.format("hrp_code")} as hrp_code,
             {count_sql("budget_usd")} as budget_usd,
             {count_sql("target_total")} as target_total,
-            {" + ".join(_count_bad(c) for c in counts)} as unparseable_count_cells
+            {" + ".join(_bad_count(c) for c in counts)} as unparseable_count_cells
         from raw.cluster_projects
         where batch_id in (select unnest(?::varchar[])) and row_kind = 'data'
         """,
@@ -91,7 +86,7 @@ def cluster_activity_frame(con: duckdb.DuckDBPyConnection, batch_ids: list[str])
             activity,
             lower(trim(headline)) as headline,
             lower(trim(unit)) as unit,
-            {_count_bad("target")} as unparseable_count_cells
+            {_bad_count("target")} as unparseable_count_cells
         from raw.cluster_activities
         where batch_id in (select unnest(?::varchar[])) and row_kind = 'data'
         """,
@@ -112,7 +107,7 @@ def cluster_reach_frame(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) ->
             r.activity,
             names.admin1_pcode as governorate_pcode,
             lower(trim(r.population_group)) as population_group,
-            {" + ".join(_count_bad(c) for c in counts)} as unparseable_count_cells,
+            {" + ".join(_bad_count(c) for c in counts)} as unparseable_count_cells,
             case when {count_sql("r.female")} is not null and {count_sql("r.male")} is not null
                 then {count_sql("r.female")} + {count_sql("r.male")} - {count_sql("r.total")}
             end as sex_split_gap

@@ -15,9 +15,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from orchestration.quality.field_frames import FIELD_FRAMES
 from orchestration.quality.frames import validation_frame
 from orchestration.settings import PROJECT_ROOT
-from orchestration.quality.field_frames import FIELD_FRAMES
 from orchestration.warehouse import ALL_RAW_TABLES
 
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"

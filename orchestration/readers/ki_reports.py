@@ -120,7 +120,9 @@ def _to_frame(
         record["extra_columns"] = json.dumps(extra, ensure_ascii=False) if extra else None
         record["source_row_number"] = number
         records.append(record)
-    frame = pd.DataFrame.from_records(records, columns=[*known.values(), "extra_columns", "source_row_number"])
+    frame = pd.DataFrame.from_records(
+        records, columns=[*known.values(), "extra_columns", "source_row_number"]
+    )
     return frame, [header[i] for i in unknown], _header_form(header)
 
 

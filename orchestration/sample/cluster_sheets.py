@@ -33,7 +33,10 @@ PROJECT_HEADER = (
     ("Cluster", None),
     ("Project title", None),
     ("Budget (USD)", None),
-    ("Target beneficiaries", ("Total", "Female", "Male", "IDPs", "Returnees", "Host community", "Newly displaced")),
+    (
+        "Target beneficiaries",
+        ("Total", "Female", "Male", "IDPs", "Returnees", "Host community", "Newly displaced"),
+    ),
     ("IOM identified needs", ("USD", "People")),
 )
 # Governorates each cluster works in (p-codes), for the reach rows.
@@ -187,8 +190,16 @@ def cumulative_series(rows: list[dict], keys: set[tuple[str, str]], from_month: 
                     row[field] = value
 
 
-def write_workbook(path: Path, year: int, projects: list[Project], rows: list[dict], *, flag: bool,
-                   funding: bool, stated_budget_total: int | None) -> None:
+def write_workbook(
+    path: Path,
+    year: int,
+    projects: list[Project],
+    rows: list[dict],
+    *,
+    flag: bool,
+    funding: bool,
+    stated_budget_total: int | None,
+) -> None:
     rng = np.random.default_rng([SEED, year, 2])
     workbook = xlsxwriter.Workbook(path)
     workbook.set_properties({"created": datetime(year + 1, 1, 15)})
@@ -212,8 +223,21 @@ def write_workbook(path: Path, year: int, projects: list[Project], rows: list[di
             sheet.merge_range(3, column, 4, column, text, bold)
             column += 1
     for r, p in enumerate(projects, start=5):
-        values = [p.hrp_code, p.cluster, p.title, p.budget, p.target_total, p.target_female, p.target_male,
-                  None, None, None, None, p.needs_usd, p.needs_people] + ([p.funding] if funding else [])
+        values = [
+            p.hrp_code,
+            p.cluster,
+            p.title,
+            p.budget,
+            p.target_total,
+            p.target_female,
+            p.target_male,
+            None,
+            None,
+            None,
+            None,
+            p.needs_usd,
+            p.needs_people,
+        ] + ([p.funding] if funding else [])
         for c, value in enumerate(values):
             if value is not None:
                 sheet.write(r, c, value, money if isinstance(value, int) and c >= 3 else None)
@@ -227,21 +251,41 @@ def write_workbook(path: Path, year: int, projects: list[Project], rows: list[di
     r = 1
     for p in projects:
         for a in p.activities:
-            sheet.write_row(r, 0, [_as_typed(p.hrp_code, rng), a["activity"], a["unit"], int(a["target"]),
-                                   a["headline"]])
+            sheet.write_row(
+                r, 0, [_as_typed(p.hrp_code, rng), a["activity"], a["unit"], int(a["target"]), a["headline"]]
+            )
             r += 1
 
     sheet = workbook.add_worksheet("Reach")
-    columns = ["Reporting month", "HRP code", "Activity", "Governorate", "District", "Population group",
-               "Female", "Male", "Total", "Households"] + (["Cumulative"] if flag else [])
+    columns = [
+        "Reporting month",
+        "HRP code",
+        "Activity",
+        "Governorate",
+        "District",
+        "Population group",
+        "Female",
+        "Male",
+        "Total",
+        "Households",
+    ] + (["Cumulative"] if flag else [])
     sheet.write(0, 0, f"Monthly reach {year}", title)
     sheet.write_row(2, 0, columns, bold)
     date_format = workbook.add_format({"num_format": "mmm yyyy"})
     r = 3
     for row in rows:
         sheet.write_datetime(r, 0, datetime.combine(row["month"], datetime.min.time()), date_format)
-        values = [_as_typed(row["hrp_code"], rng), row["activity"], row["governorate"], None,
-                  row["population_group"], row["female"], row["male"], row["total"], row["households"]]
+        values = [
+            _as_typed(row["hrp_code"], rng),
+            row["activity"],
+            row["governorate"],
+            None,
+            row["population_group"],
+            row["female"],
+            row["male"],
+            row["total"],
+            row["households"],
+        ]
         if flag:
             values.append(row.get("cumulative", "no"))
         for c, value in enumerate(values, start=1):
@@ -259,8 +303,11 @@ def workbook_name(year: int) -> str:
 
 
 def generate_cluster_workbooks(landing: Path) -> list[Path]:
-    appeal = next(int(float(f["value"])) for f in read_seed("reference/published_figures.csv")
-                  if f["figure"] == APPEAL_TOTAL_2018)
+    appeal = next(
+        int(float(f["value"]))
+        for f in read_seed("reference/published_figures.csv")
+        if f["figure"] == APPEAL_TOTAL_2018
+    )
     written = []
     for year in (2017, 2018, 2019):
         projects = projects_2018() if year == 2018 else synthetic_projects(year)
@@ -272,7 +319,14 @@ def generate_cluster_workbooks(landing: Path) -> list[Path]:
             cccm = next(p for p in projects if _short(p.hrp_code) == "CCCM")
             cumulative_series(rows, {(cccm.hrp_code, "Camp management services")}, 1)
         path = landing / workbook_name(year)
-        write_workbook(path, year, projects, rows, flag=year != 2017, funding=year == 2019,
-                       stated_budget_total=appeal if year == 2018 else None)
+        write_workbook(
+            path,
+            year,
+            projects,
+            rows,
+            flag=year != 2017,
+            funding=year == 2019,
+            stated_budget_total=appeal if year == 2018 else None,
+        )
         written.append(path)
     return written

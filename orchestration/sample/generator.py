@@ -646,13 +646,19 @@ def ki_rounds(chosen: list[tg.RoundTarget], lists: dict[tuple[int, str], MasterL
         ordinal = target.file_date.toordinal()
         if (ordinal, "idp") not in lists:
             continue
-        idp = lists[(ordinal, "idp")].frame[["location_id", "admin1_pcode", "district", "location_name", "households"]]
+        idp = lists[(ordinal, "idp")].frame[
+            ["location_id", "admin1_pcode", "district", "location_name", "households"]
+        ]
         frame = idp.rename(columns={"households": "idp_hh"})
         if (ordinal, "returnee") in lists:
-            returnee = lists[(ordinal, "returnee")].frame[
-                ["location_id", "admin1_pcode", "district", "location_name", "households"]
-            ].rename(columns={"households": "returnee_hh"})
-            frame = frame.merge(returnee, how="outer", on=["location_id", "admin1_pcode", "district", "location_name"])
+            returnee = (
+                lists[(ordinal, "returnee")]
+                .frame[["location_id", "admin1_pcode", "district", "location_name", "households"]]
+                .rename(columns={"households": "returnee_hh"})
+            )
+            frame = frame.merge(
+                returnee, how="outer", on=["location_id", "admin1_pcode", "district", "location_name"]
+            )
         frame = frame.fillna({"idp_hh": 0, "returnee_hh": 0}).astype({"idp_hh": int, "returnee_hh": int})
         start = (previous.file_date + timedelta(days=1)) if previous else target.file_date.replace(day=1)
         result.append(KiRound(target.round_number, start, target.file_date, frame.reset_index(drop=True)))

@@ -52,13 +52,31 @@ CONDITIONS = {
 INTENTIONS = ("stay", "return", "move_elsewhere", "unknown")
 SENTINELS = ("-99", "999", "9999")
 FIRST_NAMES = (
-    ("أحمد", "Ahmed"), ("محمد", "Mohammed"), ("علي", "Ali"), ("حسين", "Hussein"), ("عمر", "Omar"),
-    ("خالد", "Khalid"), ("سعد", "Saad"), ("جاسم", "Jassim"), ("كريم", "Kareem"), ("يوسف", "Yousif"),
-    ("فاطمة", "Fatima"), ("زينب", "Zainab"), ("مريم", "Maryam"), ("نور", "Noor"), ("هدى", "Huda"),
+    ("أحمد", "Ahmed"),
+    ("محمد", "Mohammed"),
+    ("علي", "Ali"),
+    ("حسين", "Hussein"),
+    ("عمر", "Omar"),
+    ("خالد", "Khalid"),
+    ("سعد", "Saad"),
+    ("جاسم", "Jassim"),
+    ("كريم", "Kareem"),
+    ("يوسف", "Yousif"),
+    ("فاطمة", "Fatima"),
+    ("زينب", "Zainab"),
+    ("مريم", "Maryam"),
+    ("نور", "Noor"),
+    ("هدى", "Huda"),
 )
 FAMILY_NAMES = (
-    ("الجبوري", "Al-Jubouri"), ("الدليمي", "Al-Dulaimi"), ("العبيدي", "Al-Obaidi"), ("الشمري", "Al-Shammari"),
-    ("الزبيدي", "Al-Zubaidi"), ("التميمي", "Al-Tamimi"), ("الكردي", "Al-Kurdi"), ("البياتي", "Al-Bayati"),
+    ("الجبوري", "Al-Jubouri"),
+    ("الدليمي", "Al-Dulaimi"),
+    ("العبيدي", "Al-Obaidi"),
+    ("الشمري", "Al-Shammari"),
+    ("الزبيدي", "Al-Zubaidi"),
+    ("التميمي", "Al-Tamimi"),
+    ("الكردي", "Al-Kurdi"),
+    ("البياتي", "Al-Bayati"),
 )
 COMMENTS = (
     "الوضع مستقر نسبياً",
@@ -138,9 +156,9 @@ def round_submissions(ki_round: KiRound, submissions: int, first_id: int) -> pd.
         index = seen.get(place, 0)
         seen[place] = index + 1
         informant = _informant(row["location_id"], index)
-        submitted = datetime.combine(ki_round.start + timedelta(days=int(rng.integers(days))), time(8)) + timedelta(
-            minutes=int(rng.integers(600))
-        )
+        submitted = datetime.combine(
+            ki_round.start + timedelta(days=int(rng.integers(days))), time(8)
+        ) + timedelta(minutes=int(rng.integers(600)))
         chosen_needs = rng.choice(
             NEEDS, size=int(rng.integers(1, 4)), replace=False, p=need_weights[gov_index[row["admin1_pcode"]]]
         )
@@ -158,8 +176,12 @@ def round_submissions(ki_round: KiRound, submissions: int, first_id: int) -> pd.
                 "ended_at": (submitted - timedelta(minutes=2)).isoformat() + "+03:00",
                 "survey_date": submitted.date().isoformat(),
                 "device_id": f"collect:{rng.integers(16**12):012x}",
-                "enumerator_id": "test" if is_test else f"enum_{row['admin1_pcode'][-2:]}_{rng.integers(1, 6)}",
-                "ki_name": "Test KI" if is_test else (informant.name_ar if rng.random() < 0.6 else informant.name_en),
+                "enumerator_id": "test"
+                if is_test
+                else f"enum_{row['admin1_pcode'][-2:]}_{rng.integers(1, 6)}",
+                "ki_name": "Test KI"
+                if is_test
+                else (informant.name_ar if rng.random() < 0.6 else informant.name_en),
                 "ki_phone": typed_phone,
                 "ki_role": informant.role,
                 "ki_gender": informant.gender,
@@ -188,7 +210,7 @@ def round_submissions(ki_round: KiRound, submissions: int, first_id: int) -> pd.
 def _estimate(listed: int, rng: np.random.Generator) -> str:
     if rng.random() < 0.03:
         return str(rng.choice(SENTINELS))
-    return str(int(round(listed * rng.uniform(0.85, 1.15))))
+    return str(round(listed * rng.uniform(0.85, 1.15)))
 
 
 def _headers(form: str) -> dict[str, str]:
@@ -220,7 +242,9 @@ def write_export(frame: pd.DataFrame, path: Path, kind: str) -> None:
     json (KoBo JSON, field names, select_multiple as a field)."""
     if kind == "csv":
         headers = _headers("field")
-        frame[list(headers)].rename(columns=headers).to_csv(path, sep=";", index=False, quoting=csv.QUOTE_MINIMAL)
+        frame[list(headers)].rename(columns=headers).to_csv(
+            path, sep=";", index=False, quoting=csv.QUOTE_MINIMAL
+        )
     elif kind == "xlsx":
         labelled = _as_labels(frame).drop(columns=["priority_needs"])
         headers = _headers("label")
@@ -241,14 +265,17 @@ def write_export(frame: pd.DataFrame, path: Path, kind: str) -> None:
             out["_validation_status"] = {"uid": status, "label": status.rsplit("_", 1)[-1]} if status else {}
             records.append(out)
         path.write_text(
-            json.dumps({"count": len(records), "results": records}, ensure_ascii=False, indent=1), encoding="utf-8"
+            json.dumps({"count": len(records), "results": records}, ensure_ascii=False, indent=1),
+            encoding="utf-8",
         )
 
 
 EXPORT_KINDS = ("csv", "xlsx", "json")
 
 
-def generate_ki_exports(landing: Path, rounds: list[KiRound], submissions: int = SUBMISSIONS_PER_ROUND) -> list[Path]:
+def generate_ki_exports(
+    landing: Path, rounds: list[KiRound], submissions: int = SUBMISSIONS_PER_ROUND
+) -> list[Path]:
     """One export per round (CSV, XLSX, JSON in turn), each repeating the end of the one before."""
     written = []
     previous_tail = None

@@ -1,7 +1,9 @@
 {#- One monthly series per activity, place and population group: months reported as running
     totals (flagged, or detected where the sheet has no flag) become the month's own figure. -#}
-{%- set series = 'workbook_year, hrp_code, activity, governorate_name, district_name, population_group' -%}
-{%- set measures = ['female', 'male', 'total', 'households'] -%}
+{%- set series_columns = [
+    'workbook_year', 'hrp_code', 'activity', 'governorate_name', 'district_name', 'population_group'
+] -%}
+{%- set series = series_columns | join(', ') -%}
 with
 
 reach as (
@@ -46,7 +48,7 @@ with_basis as (
             else 'monthly (no flag)'
         end as reporting_basis
     from reach
-    inner join series_shape using ({{ series }})
+    inner join series_shape on {{ columns_equal('reach', 'series_shape', series_columns) }}
     cross join thresholds
 ),
 
@@ -65,14 +67,10 @@ anchored as (
 running as (
     select
         *,
-        {%- for measure in measures %}
-        coalesce(max(case when is_running_total then {{ measure }} end) over (
-            partition by {{ series }}, anchor_group
-        ), 0) + sum(case when is_running_total then 0 else coalesce({{ measure }}, 0) end) over (
-            partition by {{ series }}, anchor_group order by reporting_month
-            rows between unbounded preceding and current row
-        ) as running_{{ measure }}{{ "," if not loop.last }}
-        {%- endfor %}
+        {{ running_total('female', series) }} as running_female,
+        {{ running_total('male', series) }} as running_male,
+        {{ running_total('total', series) }} as running_total,
+        {{ running_total('households', series) }} as running_households
     from anchored
 ),
 
@@ -83,14 +81,14 @@ final as (
         {{ series }},
         reporting_month,
         reporting_basis,
-        {%- for measure in measures %}
-        {{ measure }} as {{ measure }}_as_reported,
-        case when {{ measure }} is not null then
-            running_{{ measure }} - coalesce(lag(running_{{ measure }}) over (
-                partition by {{ series }} order by reporting_month
-            ), 0)
-        end as {{ measure }}_monthly,
-        {%- endfor %}
+        female as female_as_reported,
+        male as male_as_reported,
+        total as total_as_reported,
+        households as households_as_reported,
+        {{ month_of_running_total('female', series) }} as female_monthly,
+        {{ month_of_running_total('male', series) }} as male_monthly,
+        {{ month_of_running_total('total', series) }} as total_monthly,
+        {{ month_of_running_total('households', series) }} as households_monthly,
         source_file,
         source_row_number
     from running

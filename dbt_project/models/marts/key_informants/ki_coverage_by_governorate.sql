@@ -22,9 +22,17 @@ admin1 as (
 ),
 
 listed as (
-    select partition_key, admin1_pcode, location_id from idp_locations
+    select
+        partition_key,
+        admin1_pcode,
+        location_id
+    from idp_locations
     union
-    select partition_key, admin1_pcode, location_id from returnee_locations
+    select
+        partition_key,
+        admin1_pcode,
+        location_id
+    from returnee_locations
 ),
 
 ki_rounds as (
@@ -32,7 +40,11 @@ ki_rounds as (
 ),
 
 assessed as (
-    select distinct partition_key, admin1_pcode, location_id from reports
+    select distinct
+        partition_key,
+        admin1_pcode,
+        location_id
+    from reports
     where admin1_pcode is not null
 ),
 
@@ -82,7 +94,8 @@ final as (
             coalesce(listed_counts.assessed_listed_locations, 0)
             / nullif(listed_counts.master_list_locations, 0), 4
         ) as coverage_share,
-        coalesce(report_counts.assessed_locations_not_on_master_list, 0) as assessed_locations_not_on_master_list,
+        coalesce(report_counts.assessed_locations_not_on_master_list, 0)
+            as assessed_locations_not_on_master_list,
         coalesce(report_counts.reports, 0) as reports,
         coalesce(report_counts.informants, 0) as informants
     from listed_counts

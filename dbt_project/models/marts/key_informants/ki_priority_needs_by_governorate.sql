@@ -1,7 +1,6 @@
 {#- The share of assessed locations whose informants name each need, per round and governorate.
     A figure backed by fewer informants than the threshold (3) is suppressed, and so is a need
     named by so few: role, gender and place together can identify a mukhtar. -#}
-{%- set needs = var('ki_need_choices') -%}
 with
 
 reports as (
@@ -27,9 +26,7 @@ thresholds as (
 ),
 
 choices as (
-    select unnest([
-        {%- for need in needs %}'{{ need }}'{{ "," if not loop.last }}{% endfor -%}
-    ]) as need
+    select unnest(string_split('{{ var("ki_need_choices") | join(",") }}', ',')) as need
 ),
 
 assessed as (

@@ -61,8 +61,10 @@ final as (
         coalesce(reached.months_reported, 0) as months_reported,
         round(coalesce(reached.people_reached, 0) / nullif(projects.target_total, 0), 4)
             as share_of_target_reached,
-        round(projects.budget_usd / nullif(projects.target_total, 0), 2) as budget_per_targeted_person_usd,
-        round(projects.budget_usd / nullif(reached.people_reached, 0), 2) as budget_per_person_reached_usd,
+        round(projects.budget_usd / nullif(projects.target_total, 0), 2)
+            as budget_per_targeted_person_usd,
+        round(projects.budget_usd / nullif(reached.people_reached, 0), 2)
+            as budget_per_person_reached_usd,
         projects.iom_identified_needs_usd,
         projects.iom_identified_needs_people,
         projects.iom_identified_needs_usd - projects.budget_usd as needs_gap_to_budget_usd,

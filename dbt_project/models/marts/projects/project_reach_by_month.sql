@@ -52,7 +52,8 @@ final as (
             rows between unbounded preceding and current row
         ) as bigint) as people_reached_to_date,
         projects.target_total as target_beneficiaries,
-        round(people_reached_to_date / nullif(projects.target_total, 0), 4) as share_of_target_reached_to_date,
+        round(people_reached_to_date / nullif(projects.target_total, 0), 4)
+            as share_of_target_reached_to_date,
         headline.has_running_totals,
         headline.has_detected_running_totals
     from headline

@@ -41,12 +41,12 @@ stated_budget_total as (
         cast(null as varchar) as hrp_code,
         'stated budget total against the sum of project budgets' as check_name,
         cast(totals.budget_usd as double) as stated_value,
-        cast(sum(rows.budget_usd) as double) as computed_value,
+        cast(sum(project_rows.budget_usd) as double) as computed_value,
         'USD' as unit,
         totals.source_file
     from projects as totals
-    inner join projects as rows
-        on totals.batch_id = rows.batch_id and not rows.is_totals_row
+    inner join projects as project_rows
+        on totals.batch_id = project_rows.batch_id and not project_rows.is_totals_row
     where totals.is_totals_row and totals.budget_usd is not null
     group by totals.workbook_year, totals.budget_usd, totals.source_file
 ),
@@ -73,13 +73,15 @@ stated_reach_total as (
         cast(null as varchar) as hrp_code,
         'stated reach total against the sum of reach rows (as reported)' as check_name,
         cast(totals.total as double) as stated_value,
-        cast(sum(rows.total) as double) as computed_value,
+        cast(sum(reach_rows.total) as double) as computed_value,
         'as reported' as unit,
         totals.source_file
     from reach as totals
-    inner join reach as rows
-        on totals.source_file = rows.source_file and totals.workbook_year = rows.workbook_year
-        and not rows.is_totals_row
+    inner join reach as reach_rows
+        on
+            totals.source_file = reach_rows.source_file
+            and totals.workbook_year = reach_rows.workbook_year
+            and not reach_rows.is_totals_row
     where totals.is_totals_row and totals.total is not null
     group by totals.workbook_year, totals.total, totals.source_file
 ),
@@ -114,7 +116,8 @@ detected as (
     select
         workbook_year as year,
         hrp_code,
-        'months reported as running totals without a flag (detected, turned into monthly)' as check_name,
+        'months reported as running totals without a flag (detected, turned into monthly)'
+            as check_name,
         cast(null as double) as stated_value,
         cast(count(*) as double) as computed_value,
         'months' as unit,
@@ -126,12 +129,18 @@ detected as (
 
 checks as (
     select * from target_split
-    union all select * from stated_budget_total
-    union all select * from appeal_total
-    union all select * from stated_reach_total
-    union all select * from reach_split
-    union all select * from above_target
-    union all select * from detected
+    union all
+    select * from stated_budget_total
+    union all
+    select * from appeal_total
+    union all
+    select * from stated_reach_total
+    union all
+    select * from reach_split
+    union all
+    select * from above_target
+    union all
+    select * from detected
 ),
 
 final as (
@@ -146,7 +155,9 @@ final as (
         case
             when check_name like 'months reported as running totals%' then 'detected'
             when check_name like 'people reached against%'
-                then case when computed_value > stated_value then 'above target' else 'within target' end
+                then case
+                        when computed_value > stated_value then 'above target' else 'within target'
+                    end
             when computed_value = stated_value then 'matches'
             else 'differs'
         end as status,

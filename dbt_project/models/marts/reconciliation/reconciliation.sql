@@ -90,7 +90,9 @@ final as (
         warehouse_value - published_value as difference,
         case
             when measure is null then 'not comparable: the warehouse holds no such measure'
-            when warehouse_value is null and dtm_round is null then 'not comparable: no DTM round given'
+            when
+                warehouse_value is null and dtm_round is null
+                then 'not comparable: no DTM round given'
             when warehouse_value is null then 'not comparable: that round is not in the warehouse'
             when unit like 'percent%' and round(warehouse_value) = published_value
                 then 'matches to the published precision'

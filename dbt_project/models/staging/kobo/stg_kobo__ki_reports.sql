@@ -34,7 +34,7 @@ source as (
         education,
         priority_needs,
         {%- for need in needs %}
-        priority_needs__{{ need }},
+            priority_needs__{{ need }},
         {%- endfor %}
         majority_intention,
         source_file,
@@ -84,11 +84,11 @@ renamed as (
             when nullif(trim(priority_needs), '') is not null
                 then string_split(lower(trim(priority_needs)), ' ')
             else list_filter([
-                {%- for need in needs %}
-                case when trim(priority_needs__{{ need }}) = '1' then '{{ need }}' end
-                {{- "," if not loop.last }}
-                {%- endfor %}
-            ], lambda need: need is not null)
+                    {%- for need in needs %}
+                        case when trim(priority_needs__{{ need }}) = '1' then '{{ need }}' end
+                        {{- "," if not loop.last }}
+                    {%- endfor %}
+                ], lambda need: need is not null)
         end as priority_needs,
         {{ kobo_choice('majority_intention') }} as majority_intention,
         source_file,
@@ -104,9 +104,13 @@ renamed as (
 deduplicated as (
     select * from renamed
     qualify row_number() over (
-        partition by submission_uuid
-        order by submitted_at desc nulls last, ingested_at desc, source_file desc, source_row_number desc
-    ) = 1
+            partition by submission_uuid
+            order by
+                submitted_at desc nulls last,
+                ingested_at desc,
+                source_file desc,
+                source_row_number desc
+        ) = 1
 ),
 
 final as (
