@@ -50,3 +50,27 @@ def test_new_files_add_partitions_and_one_run_per_contiguous_group(fixtures_dir,
         assert run.tags["dagster/asset_partition_range_start"] == "IRQ-conflict-R088-2018-01"
         assert run.tags["dagster/asset_partition_range_end"] == "IRQ-conflict-R088-2018-01"
         assert changed.dynamic_partitions_requests == []
+
+
+def test_a_new_ki_export_asks_for_the_rounds_its_submissions_belong_to(fixtures_dir, tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for name in (
+        "Round88_Master_List_IDP_2018_01_31_IOM_DTM.csv",
+        "Round109_Master_List_IDP_2019_04_30_IOM_DTM.xlsx",
+    ):
+        shutil.copy(fixtures_dir / name, landing / name)
+    warehouse = WarehouseResource(database_path=str(tmp_path / "dtm.duckdb"), landing_path=str(landing))
+    with dg.instance_for_test() as instance:
+        first = _evaluate(instance, warehouse)
+        instance.add_dynamic_partitions(
+            ROUNDS_PARTITIONS_NAME, first.dynamic_partitions_requests[0].partition_keys
+        )
+        # Submissions of January and February 2019: after Round 88, inside Round 109's period.
+        export = "DTM_KI_Assessment_-_all_versions_-_xml_-_2019-03-03-10-15-00.csv"
+        shutil.copy(fixtures_dir.parent / "field_files" / export, landing / export)
+        arrived = _evaluate(instance, warehouse, first.cursor)
+        (run,) = arrived.run_requests
+        assert run.tags["dagster/asset_partition_range_start"] == "IRQ-conflict-R109-2019-04"
+        assert run.tags["dagster/asset_partition_range_end"] == "IRQ-conflict-R109-2019-04"
+        assert arrived.dynamic_partitions_requests == []
