@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from orchestration import landing, settings
 from orchestration.partitions import ROUNDS_PARTITIONS_NAME, contiguous_groups, partition_range_tags
@@ -27,6 +28,13 @@ select partition_key, round_number, reporting_date, idps, returnees, idp_locatio
 from marts.national_figures_by_round
 order by reporting_date desc, round_number desc
 limit 1
+"""
+FIELD_SUMMARY_SQL = """
+select
+    (select count(*) from marts.project_beneficiaries_vs_budget),
+    (select count(distinct year) from marts.project_beneficiaries_vs_budget),
+    (select coalesce(sum(reports), 0) from marts.ki_coverage_by_governorate),
+    (select count(distinct partition_key) from marts.ki_coverage_by_governorate)
 """
 
 
@@ -92,7 +100,12 @@ def print_summary() -> None:
         print(f"No warehouse yet at {settings.warehouse_path()}.")
         return
     with connect(settings.warehouse_path(), read_only=True) as con:
-        row = con.execute(SUMMARY_SQL).fetchall()
+        try:
+            row = con.execute(SUMMARY_SQL).fetchall()
+            field = con.execute(FIELD_SUMMARY_SQL).fetchall()[0]
+        except duckdb.CatalogException:
+            print("The warehouse has no marts yet: the last run stopped before dbt.")
+            return
         rejected = con.execute(
             "select source_file, reason from raw.file_rejections order by source_file"
         ).fetchall()
@@ -104,6 +117,8 @@ def print_summary() -> None:
     print(f"Latest round: Round {number} ({day:%d %B %Y}), partition {key}")
     print(f"  IDPs (individuals):      {idps:>12,} in {locations:,} locations")
     print(f"  Returnees (individuals): {returnees or 0:>12,}")
+    projects, years, reports, rounds = field
+    print(f"  HRP projects: {projects} over {years} year(s); KI reports: {reports:,} over {rounds} round(s)")
     print(f"Warehouse: {settings.warehouse_path()}")
     for source_file, reason in rejected:
         print(f"  refused: {source_file}: {reason}")
