@@ -18,6 +18,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import openpyxl
+import pandas as pd
 import pytest
 from python_calamine import CalamineWorkbook
 
@@ -345,17 +346,43 @@ def personal_needles(database: Path) -> set[str]:
     return needles
 
 
-def warehouse_texts(
-    database: Path, *, skip_raw_table: str | None = "kobo_ki_reports"
+def ki_lineage(manifest_path: Path) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """(relations downstream of raw.kobo_ki_reports, every relation dbt builds), from a manifest.
+    Personal data can reach a dbt relation only through that source, so the other dbt relations
+    (the master lists' whole history) need no search; anything dbt does not build is searched."""
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    (source,) = [k for k, v in manifest["sources"].items() if v["name"] == "kobo_ki_reports"]
+    downstream, todo = set(), [source]
+    while todo:
+        for child in manifest["child_map"].get(todo.pop(), []):
+            if child not in downstream:
+                downstream.add(child)
+                todo.append(child)
+    relations = {
+        node_id: (node["schema"], node.get("alias") or node["name"])
+        for node_id, node in manifest["nodes"].items()
+        if node["resource_type"] in ("model", "seed", "snapshot")
+    }
+    return {relations[n] for n in downstream if n in relations}, set(relations.values())
+
+
+def warehouse_leaks(
+    database: Path,
+    needles: set[str],
+    *,
+    skip_raw_table: str | None = "kobo_ki_reports",
+    manifest: Path = DBT_PROJECT_DIR / "target" / "manifest.json",
 ) -> list[tuple[str, str]]:
-    """(table, cell text) of every text-like cell of every table past raw, and of raw's
-    bookkeeping tables (quarantine records, rejections, findings)."""
+    """(table, needle) for every needle found in a cell of a table past raw, or of raw's
+    bookkeeping tables (quarantine records, rejections, findings). DuckDB does the search."""
+    lineage, built_by_dbt = ki_lineage(manifest)
     found = []
     with duckdb.connect(str(database), read_only=True) as con:
         tables = con.execute(
             "select database_name, schema_name, table_name from duckdb_tables() "
             "union all select database_name, schema_name, view_name from duckdb_views() where not internal"
         ).fetchall()
+        con.register("needles", pd.DataFrame({"needle": sorted(needles)}))
         for database_name, schema, table in tables:
             if schema == "raw" and table in {
                 skip_raw_table,
@@ -363,16 +390,24 @@ def warehouse_texts(
                 "dtm_returnee_master_list",
             }:
                 continue
+            if (schema, table) in built_by_dbt and (schema, table) not in lineage:
+                continue
             name = f'"{database_name}"."{schema}"."{table}"'
             columns = [c[0] for c in con.execute(f"describe {name}").fetchall()]
-            cells = " || chr(31) || ".join(f"coalesce(cast(\"{c}\" as varchar), '')" for c in columns)
-            for (text,) in con.execute(f"select {cells} from {name}").fetchall():
-                found.append((f"{schema}.{table}", text))
+            cells = ", ".join(f'cast("{c}" as varchar)' for c in columns)
+            found += [
+                (f"{schema}.{table}", needle)
+                for (needle,) in con.execute(
+                    f"select distinct needle from (select concat_ws(chr(31), {cells}) as body from {name}) "
+                    "join needles on contains(body, needle)"
+                ).fetchall()
+            ]
     return found
 
 
 def file_texts(folder: Path) -> list[tuple[str, str]]:
-    """Text of every file under a folder: Parquet, DuckDB and XLSX read by their libraries."""
+    """Text of every file under a folder: Parquet and XLSX read by their libraries (DuckDB files
+    are searched in place)."""
     found = []
     for path in folder.rglob("*"):
         if not path.is_file():
@@ -382,7 +417,7 @@ def file_texts(folder: Path) -> list[tuple[str, str]]:
                 rows = con.execute(f"select * from read_parquet('{path}')").fetchall()
             found.append((str(path), "\n".join(map(str, rows))))
         elif path.suffix == ".duckdb":
-            found += [(f"{path}:{table}", text) for table, text in warehouse_texts(path, skip_raw_table=None)]
+            continue  # searched in place by warehouse_leaks
         elif path.suffix == ".xlsx":
             book = CalamineWorkbook.from_path(str(path))
             found += [(f"{path}:{s}", str(book.get_sheet_by_name(s).to_python())) for s in book.sheet_names]
@@ -401,7 +436,13 @@ def dagster_texts(instance: dg.DagsterInstance, run_ids: list[str]) -> list[tupl
 
 
 def leaks(needles: set[str], texts: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    return [(where, needle) for where, text in texts for needle in needles if needle in text]
+    """(where, needle) for every needle found in a text, searched by DuckDB."""
+    with duckdb.connect() as con:
+        con.register("texts", pd.DataFrame(texts, columns=["place", "body"]))
+        con.register("needles", pd.DataFrame({"needle": sorted(needles)}))
+        return con.execute(
+            "select distinct place, needle from texts join needles on contains(body, needle)"
+        ).fetchall()
 
 
 def test_no_personal_data_past_raw_and_the_secret_nowhere(field_run):
@@ -409,28 +450,35 @@ def test_no_personal_data_past_raw_and_the_secret_nowhere(field_run):
     assert len(needles) > 100  # names, phones in every format, device ids
     database = field_run["database"]
     texts = (
-        warehouse_texts(database)
-        + file_texts(field_run["published"])
+        file_texts(field_run["published"])
         + file_texts(database.parent / "quality")  # Data Docs, failure lists
         + file_texts(database.parent / "operations")
         + dagster_texts(field_run["instance"], field_run["runs"])
     )
-    assert any(where.startswith("marts.ki_priority_needs") for where, _ in texts)
-    assert any("ki_priority_needs_by_governorate.parquet" in where for where, _ in texts)
-    assert any("dtm_latest.duckdb:marts.ki_coverage_by_governorate" in where for where, _ in texts)
-    assert any("Data Docs" in text or "<html" in text.lower() for _, text in texts)
+    places = {where for where, _ in texts}
+    assert any("ki_priority_needs_by_governorate.parquet" in where for where in places)
+    assert any(where.endswith(".html") for where in places)  # Data Docs and the round report
+    assert any(where.startswith("run ") for where in places)
+    lineage, _ = ki_lineage(DBT_PROJECT_DIR / "target" / "manifest.json")
+    assert ("marts", "ki_priority_needs_by_governorate") in lineage and (
+        "staging",
+        "stg_kobo__ki_reports",
+    ) in lineage
+    assert warehouse_leaks(database, needles) == []
+    published = sorted(field_run["published"].rglob("*.duckdb"))
+    assert len(published) >= 2  # dtm_latest.duckdb and the round's own file
+    for path in published:
+        assert warehouse_leaks(path, needles, skip_raw_table=None) == []
     assert leaks(needles, texts) == []
     # The secret: not in DuckDB (raw included), dbt's manifest and logs, or Dagster's records.
     dbt_files = [
         DBT_PROJECT_DIR / "target" / "manifest.json",
         *(DBT_PROJECT_DIR / "target").glob("*/dbt.log"),
     ]
-    everything = (
-        texts
-        + warehouse_texts(database, skip_raw_table=None)
-        + [(str(p), p.read_text(encoding="utf-8", errors="ignore")) for p in dbt_files if p.exists()]
-    )
-    assert leaks({SECRET}, everything) == []
+    assert warehouse_leaks(database, {SECRET}, skip_raw_table=None) == []
+    dbt_texts = [(str(p), p.read_text(encoding="utf-8", errors="ignore")) for p in dbt_files if p.exists()]
+    assert len(dbt_texts) >= 2
+    assert leaks({SECRET}, texts + dbt_texts) == []
 
 
 def test_no_model_selects_personal_columns_from_raw():
@@ -459,7 +507,7 @@ def test_the_privacy_scan_catches_a_deliberately_leaking_model(field_run, tmp_pa
         env={**os.environ, "DTM_WAREHOUSE_PATH": str(copy)},
         check=True,
     )
-    found = leaks(personal_needles(copy), warehouse_texts(copy))
+    found = warehouse_leaks(copy, personal_needles(copy), manifest=project / "target" / "manifest.json")
     assert found and {where for where, _ in found} == {"marts.leaky_informants"}
 
 
