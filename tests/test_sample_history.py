@@ -125,12 +125,14 @@ def test_location_ids_follow_dtm_codes_and_are_unique_per_list(lists):
 
 
 def test_the_same_seed_writes_the_same_bytes(tmp_path):
-    rounds = {88, 119}
-    first = g.generate(tmp_path / "a", rounds)
-    second = g.generate(tmp_path / "b", rounds)
+    rounds = {88, 119, 120}
+    first = g.generate(tmp_path / "a", rounds, field_families=True)
+    second = g.generate(tmp_path / "b", rounds, field_families=True)
     digest = [hashlib.sha256(p.read_bytes()).hexdigest() for p in first]
     assert digest == [hashlib.sha256(p.read_bytes()).hexdigest() for p in second]
-    assert {p.suffix for p in first} == {".xlsx", ".csv"}
+    assert {p.suffix for p in first} == {".xlsx", ".csv", ".json"}  # KI exports in the three forms
+    assert len([p for p in first if "KI_Assessment" in p.name]) == 3
+    assert len([p for p in first if "cluster_sheets" in p.name]) == 3
 
 
 def test_round_112_file_is_dated_a_day_after_the_api(tmp_path):
