@@ -98,7 +98,7 @@ print(json.dumps(stats))
 
 
 def xlsx_comparison(landing: Path, results: dict) -> None:
-    books = sorted(landing.glob("*.xlsx"))
+    books = sorted(landing.glob("*Master_List*.xlsx"))
     results["xlsx_files"] = len(books)
     timed("xlsx: project reader (calamine), all files", results, lambda: [read_round_file(p) for p in books])
 
@@ -137,7 +137,7 @@ def ki_month(results: dict) -> None:
     from orchestration.informants import SAMPLE_SECRET
     from orchestration.quality.gate import gate_pending
     from orchestration.readers.ki_reports import read_ki_export
-    from orchestration.rounds import RoundCalendar
+    from orchestration.rounds import RoundCalendar, RoundId
     from orchestration.sample.generator import history, ki_rounds, master_lists
     from orchestration.sample.ki_reports import round_submissions, write_export
     from orchestration.warehouse import ensure_raw_schema, insert_batch
@@ -151,8 +151,11 @@ def ki_month(results: dict) -> None:
     export = folder / "DTM_KI_Assessment_month.csv"
     write_export(round_submissions(ki_round, KI_MONTH_SUBMISSIONS, 1), export, "csv")
     warehouse = folder / "ki.duckdb"
-    key = f"IRQ-conflict-R{ki_round.round_number:03d}-{ki_round.end:%Y-%m}"
-    calendar = RoundCalendar.of({key: ki_round.end})
+    # The previous round's date opens this round's period.
+    calendar = RoundCalendar.of(
+        {RoundId.of(t.round_number, t.file_date).partition_key: t.file_date for t in last}
+    )
+    key = calendar.keys[-1]
     started = time.perf_counter()
     read = timed("KI month: read the export (10,000 submissions)", results, read_ki_export, export)
     with duckdb.connect(str(warehouse)) as con:
