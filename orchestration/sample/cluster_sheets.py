@@ -146,7 +146,8 @@ def reach_rows(projects: list[Project], year: int) -> list[dict]:
         for activity in project.activities:
             target = int(activity["target"])
             factor = REACH_FACTOR[_short(project.hrp_code)] if activity["headline"] == "yes" else 0.9
-            cells = [(m, a, g) for m in range(1, 13) for a in areas for g in GROUPS[: 2 + rng.integers(3)]]
+            groups = GROUPS[: 2 + rng.integers(3)]  # each series is reported every month
+            cells = [(m, a, g) for m in range(1, 13) for a in areas for g in groups]
             weights = rng.gamma(2.0, 1.0, len(cells))
             totals = largest_remainder(weights[None, :], np.array([round(target * factor)]))[0]
             people = activity["unit"] in PEOPLE_UNITS

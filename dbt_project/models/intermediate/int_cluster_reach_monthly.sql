@@ -29,7 +29,8 @@ series_shape as (
         {{ series }},
         count(*) as months_reported,
         count(cumulative_flag) as months_flagged,
-        bool_and(coalesce(total >= previous_total, true)) as never_falls
+        bool_and(coalesce(total >= previous_total, true)) as never_falls,
+        count(*) filter (where total > previous_total) as rises
     from with_previous
     group by {{ series }}
 ),
@@ -43,7 +44,9 @@ with_basis as (
             when
                 series_shape.months_flagged = 0
                 and series_shape.never_falls
-                and series_shape.months_reported >= thresholds.min_months
+                -- a running total of an active series rises most months; a quiet monthly
+                -- series (zeros, one late report) does not
+                and series_shape.rises >= thresholds.min_months - 1
                 then 'cumulative (detected)'
             else 'monthly (no flag)'
         end as reporting_basis
