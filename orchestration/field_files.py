@@ -9,7 +9,6 @@ when that round's master list arrives); the run says how many.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -203,10 +202,3 @@ def read_or_refuse(path: Path, family: str) -> KiExport | ClusterWorkbook | Reje
         return error
     except Exception as error:  # a file no rule foresaw must not stop the run: refuse it, say why
         return RejectedFile(path.name, f"the reader failed on this file ({type(error).__name__}: {error})")
-
-
-def by_round(batches: list[Batch]) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for batch in batches:
-        counts[batch.round_id.partition_key] += len(batch.frame)
-    return dict(counts)

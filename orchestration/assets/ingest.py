@@ -53,7 +53,8 @@ FIELD_DESCRIPTIONS = {
 
 landing_round_files = dg.AssetSpec(
     LANDING_ROUND_FILES,
-    description="DTM IDP and returnee master lists (CSV, XLSX) in the landing folder, as people "
+    description="The landing folder: DTM IDP and returnee master lists (CSV, XLSX), KoBoToolbox "
+    "exports of key-informant reports (CSV, XLSX, JSON) and cluster workbooks (XLSX), as people "
     "send them. Never modified or deleted by the pipeline.",
     group_name="landing",
     kinds={"file"},
