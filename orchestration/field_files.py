@@ -18,7 +18,7 @@ import pandas as pd
 from orchestration.informants import informant_key
 from orchestration.readers.cluster_sheets import ClusterWorkbook, read_cluster_workbook
 from orchestration.readers.ki_reports import KiExport, read_ki_export
-from orchestration.readers.round_files import RejectedFile
+from orchestration.readers.round_files import RejectedFile, read_or_refusal
 from orchestration.rounds import RoundCalendar, RoundId, parse_month
 from orchestration.warehouse import Batch
 
@@ -32,8 +32,7 @@ class FieldBatches:
     erased_rows: int = 0
 
 
-def read_field_file(path: Path, family: str) -> KiExport | ClusterWorkbook:
-    return read_ki_export(path) if family == "ki_report" else read_cluster_workbook(path)
+READERS = {"ki_report": read_ki_export, "cluster_sheet": read_cluster_workbook}
 
 
 def _waiting_note(source_name: str, what: str, days: pd.Series, calendar: RoundCalendar) -> list[str]:
@@ -196,9 +195,4 @@ def _batch(
 
 
 def read_or_refuse(path: Path, family: str) -> KiExport | ClusterWorkbook | RejectedFile:
-    try:
-        return read_field_file(path, family)
-    except RejectedFile as error:
-        return error
-    except Exception as error:  # a file no rule foresaw must not stop the run: refuse it, say why
-        return RejectedFile(path.name, f"the reader failed on this file ({type(error).__name__}: {error})")
+    return read_or_refusal(READERS[family], path)

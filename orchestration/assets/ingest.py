@@ -17,7 +17,13 @@ from orchestration.quality.frames import count_sql
 from orchestration.quality.gate import GateOutcome, gate_pending
 from orchestration.quality.sense_checks import Finding, record_findings, sense_check
 from orchestration.readers.cluster_sheets import ClusterWorkbook
-from orchestration.readers.round_files import RejectedFile, RoundFile, file_digest, read_round_file
+from orchestration.readers.round_files import (
+    RejectedFile,
+    RoundFile,
+    file_digest,
+    read_or_refusal,
+    read_round_file,
+)
 from orchestration.resources import WarehouseResource
 from orchestration.warehouse import (
     ALL_RAW_TABLES,
@@ -73,12 +79,8 @@ def _read_all(todo: list[landing.LandingFile]) -> Iterator[RoundFile | RejectedF
 
 
 def _read(path: Path) -> RoundFile | RejectedFile:
-    try:
-        return read_round_file(path)
-    except RejectedFile as error:
-        return error
-    except Exception as error:  # a file no rule foresaw must not stop the run: refuse it, say why
-        return RejectedFile(path.name, f"the reader failed on this file ({type(error).__name__}: {error})")
+    # A function of the module, so worker processes can call it.
+    return read_or_refusal(read_round_file, path)
 
 
 @dg.multi_asset(

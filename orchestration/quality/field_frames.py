@@ -14,6 +14,7 @@ from orchestration.quality.frames import NAME_KEY, count_sql, register_reference
 
 SENTINELS = ("-99", "999", "9999")
 HOUSEHOLD_COUNTS = ("idp_households", "returnee_households", "host_households")
+# An HRP code as OCHA writes it (IRQ18/CCCM/124317): the same rule as dbt's hrp_code macro.
 HRP_CODE_SQL = "upper(regexp_replace(regexp_replace(trim({0}), '\\s+', '', 'g'), '[-_\\\\]', '/', 'g'))"
 
 

@@ -12,9 +12,11 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,7 @@ from python_calamine import CalamineWorkbook
 from orchestration.reference import alias_lookup, normalise_header
 from orchestration.rounds import NAMING_HINT, RoundId, parse_round_text
 
+T = TypeVar("T")
 HEADER_SEARCH_ROWS = 30
 MIN_KNOWN_HEADERS = 5
 _TOTALS = re.compile(r"^\s*totals?\b", re.IGNORECASE)
@@ -57,6 +60,17 @@ class RejectedFile(Exception):
     def __reduce__(self):
         # Readers run in worker processes: the refusal must cross back whole.
         return (_rebuild_rejection, (self.file, self.reason, self.sheet, self.row, self.column))
+
+
+def read_or_refusal(read: Callable[[Path], T], path: Path) -> T | RejectedFile:
+    """What a reader makes of a file, or the refusal: a file no rule foresaw must not stop the
+    run, so an unexpected error refuses the file too, saying why."""
+    try:
+        return read(path)
+    except RejectedFile as error:
+        return error
+    except Exception as error:
+        return RejectedFile(path.name, f"the reader failed on this file ({type(error).__name__}: {error})")
 
 
 def _rebuild_rejection(

@@ -14,7 +14,8 @@
     end
 {%- endmacro %}
 
-{#- An HRP code as OCHA writes it: IRQ18/CCCM/124317 (typed with spaces, lower case, dashes). -#}
+{#- An HRP code as OCHA writes it: IRQ18/CCCM/124317 (typed with spaces, lower case, dashes);
+    the gate's frames use the same rule (orchestration/quality/field_frames.py). -#}
 {% macro hrp_code(expression) -%}
     upper(regexp_replace(regexp_replace(trim({{ expression }}), '\s+', '', 'g'), '[-_\\]', '/', 'g'))
 {%- endmacro %}
@@ -24,11 +25,4 @@
         when lower(trim({{ expression }})) in ('yes', 'y', 'true', '1') then true
         when lower(trim({{ expression }})) in ('no', 'n', 'false', '0') then false
     end
-{%- endmacro %}
-
-{% macro accepted_batches() -%}
-    batch_id in (
-        select batch_id from {{ source('raw', 'load_batches') }}
-        where status = 'accepted'
-    )
 {%- endmacro %}

@@ -3,12 +3,7 @@
 
 {% macro accepted_raw_rows(table_name) -%}
     select * from {{ source('raw', table_name) }}
-    -- Only rows of accepted batches: a superseded or quarantined file never reaches
-    -- staging, whatever a later full refresh does.
-    where batch_id in (
-        select batch_id from {{ source('raw', 'load_batches') }}
-        where status = 'accepted'
-    )
+    where {{ accepted_batches() }}
 {%- endmacro %}
 
 

@@ -1,8 +1,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'cluster_activities') }}
-    where {{ accepted_batches() }} and row_kind = 'data'
+    {{ accepted_raw_rows('cluster_activities') }} and row_kind = 'data'
 ),
 
 renamed as (

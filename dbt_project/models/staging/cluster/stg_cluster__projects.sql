@@ -1,8 +1,7 @@
 with
 
 source as (
-    select * from {{ source('raw', 'cluster_projects') }}
-    where {{ accepted_batches() }}
+    {{ accepted_raw_rows('cluster_projects') }}
 ),
 
 renamed as (
