@@ -23,7 +23,7 @@ $(DAGSTER_HOME)/dagster.yaml: config/dagster.yaml
 # dbt's manifest is built ahead, never parsed when the code location loads.
 manifest: $(MANIFEST)
 $(MANIFEST): install $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
-	cd dbt_project && DTM_WAREHOUSE_PATH=$${DTM_WAREHOUSE_PATH:-../data/warehouse/dtm.duckdb} ../$(BIN)/dagster-dbt project prepare-and-package --file ../orchestration/dbt_project.py
+	cd dbt_project && DTM_WAREHOUSE_PATH=$${DTM_WAREHOUSE_PATH:-../data/warehouse/dtm.duckdb} ../$(BIN)/dagster-dbt project prepare-and-package --file ../orchestration/defs/dbt_project.py
 
 ## make run: install, generate the sample if the landing folder is empty, load every round, print a summary
 run: install manifest $(DAGSTER_HOME)/dagster.yaml

@@ -19,8 +19,7 @@ import dagster as dg
 import duckdb
 
 from orchestration import landing, settings
-from orchestration.partitions import ROUNDS_PARTITIONS_NAME, contiguous_groups, partition_range_tags
-from orchestration.rounds import sort_partition_keys
+from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME, partition_range_tags, plan_runs
 from orchestration.warehouse import connect, ensure_raw_schema, known_digests
 
 SUMMARY_SQL = """
@@ -53,18 +52,17 @@ def load_rounds(
     files: list[landing.LandingFile],
     partition_keys: list[str] | None = None,
 ) -> dg.ExecuteInProcessResult | None:
-    """Register the landing folder's rounds as partitions and load them in one run."""
-    keys = sort_partition_keys(list(landing.by_partition(files)))
-    if partition_keys:
-        keys = [k for k in keys if k in set(partition_keys)]
-    if not keys:
+    """Register the landing folder's rounds as partitions and load them, one run per group of
+    neighbouring rounds (all of them, or those given)."""
+    round_keys = set(landing.by_partition(files))
+    registered = instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME)
+    new_keys, groups = plan_runs(round_keys, partition_keys or round_keys, registered)
+    if not groups:
         print("No round files to load.", file=sys.stderr)
         return None
-    known = set(instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME))
-    instance.add_dynamic_partitions(ROUNDS_PARTITIONS_NAME, [k for k in keys if k not in known])
-    ordered = instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME)
+    instance.add_dynamic_partitions(ROUNDS_PARTITIONS_NAME, new_keys)
     result = None
-    for group in contiguous_groups(keys, ordered):
+    for group in groups:
         print(f"Loading {len(group)} round(s), {group[0]} … {group[-1]}, in one run", flush=True)
         started = time.perf_counter()
         result = defs.resolve_job_def("load_rounds").execute_in_process(
@@ -127,16 +125,15 @@ def print_summary() -> None:
 def erase_informant(phone: str | None, name: str | None) -> int:
     """Erase one informant's reports from the warehouse and list the landing files that still
     hold them (the landing folder is the data owner's to change, at the source)."""
-    from orchestration.field_files import read_or_refuse
-    from orchestration.informants import SecretMissing, informant_key, resolve_secret
+    from orchestration.field_files import read_field_file
+    from orchestration.informants import SecretMissing, informant_key, informant_keys, resolve_secret
     from orchestration.readers.ki_reports import KiExport
-    from orchestration.readers.round_files import file_digest
     from orchestration.retention import erase_informant as erase
 
     landing_dir = settings.landing_dir()
     ki_files = [f for f in landing.scan(landing_dir) if f.family == "ki_report"]
     try:
-        secret, _ = resolve_secret(landing_dir, [(f.name, file_digest(f.path)[0]) for f in ki_files])
+        secret, _ = resolve_secret(landing_dir, [(f.name, landing.fingerprint(f)) for f in ki_files])
     except SecretMissing as error:
         print(error, file=sys.stderr)
         return 2
@@ -151,12 +148,9 @@ def erase_informant(phone: str | None, name: str | None) -> int:
     print("their reports will not be loaded again. KI marts are rebuilt from the rest at the next run.")
     holding = []
     for landing_file in ki_files:
-        read = read_or_refuse(landing_file.path, landing_file.family)
-        if isinstance(read, KiExport):
-            phones = read.frame.get("ki_phone", [None] * len(read.frame))
-            names = read.frame.get("ki_name", [None] * len(read.frame))
-            if any(informant_key(secret, p, n) == key for p, n in zip(phones, names, strict=True)):
-                holding.append(landing_file.name)
+        read = read_field_file(landing_file.path, landing_file.family)
+        if isinstance(read, KiExport) and key in informant_keys(secret, read.frame):
+            holding.append(landing_file.name)
     for file_name in holding:
         print(f"  still in the landing folder (replace it at the source): {file_name}")
     return 0

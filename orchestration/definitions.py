@@ -1,12 +1,11 @@
-"""The Dagster code location: one module per area, merged."""
+"""The Dagster code location: one module per area (orchestration/defs/), merged."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from orchestration import jobs, sensors
-from orchestration.assets import dbt, ingest, operations, publish
-from orchestration.resources import WarehouseResource, default_warehouse
+from orchestration.defs import dbt, freshness, ingest, jobs, publish, sensors
+from orchestration.defs.resources import WarehouseResource, default_warehouse
 
 
 def build_definitions(warehouse: WarehouseResource) -> dg.Definitions:
@@ -15,7 +14,7 @@ def build_definitions(warehouse: WarehouseResource) -> dg.Definitions:
         ingest.defs,
         dbt.defs,
         publish.defs,
-        operations.defs,
+        freshness.defs,
         jobs.defs,
         sensors.defs,
         dg.Definitions(resources={"warehouse": warehouse}),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from orchestration.informants import informant_key
+from orchestration.informants import informant_keys
 from orchestration.readers.cluster_sheets import ClusterWorkbook, read_cluster_workbook
 from orchestration.readers.ki_reports import KiExport, read_ki_export
 from orchestration.readers.round_files import RejectedFile, read_or_refusal
@@ -102,9 +102,8 @@ def ki_batches(
     erased: set[str],
 ) -> FieldBatches:
     frame = export.frame.copy()
-    phones = frame["ki_phone"] if "ki_phone" in frame else pd.Series(None, index=frame.index)
     names = frame["ki_name"] if "ki_name" in frame else pd.Series(None, index=frame.index)
-    frame["informant_key"] = [informant_key(secret, p, n) for p, n in zip(phones, names, strict=True)]
+    frame["informant_key"] = informant_keys(secret, frame)
     enumerators = frame["enumerator_id"] if "enumerator_id" in frame else pd.Series("", index=frame.index)
     frame["marked_test"] = [
         "true" if any(isinstance(v, str) and _TEST.search(v) for v in (n, e)) else "false"
@@ -194,5 +193,9 @@ def _batch(
     )
 
 
-def read_or_refuse(path: Path, family: str) -> KiExport | ClusterWorkbook | RejectedFile:
+FieldRead = KiExport | ClusterWorkbook | RejectedFile
+
+
+def read_field_file(path: Path, family: str) -> FieldRead:
+    """A KI export or cluster workbook, or its refusal."""
     return read_or_refusal(READERS[family], path)

@@ -16,6 +16,7 @@ import re
 import unicodedata
 from pathlib import Path
 
+import pandas as pd
 import phonenumbers
 
 SECRET_VARIABLE = "DTM_INFORMANT_KEY_SECRET"
@@ -66,6 +67,13 @@ def informant_key(secret: str, phone: object, name: object) -> str | None:
     if identity is None:
         return None
     return hmac.new(secret.encode(), identity.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def informant_keys(secret: str, frame: pd.DataFrame) -> list[str | None]:
+    """The informant key of every row of a KI export's frame (columns ki_phone, ki_name)."""
+    missing = pd.Series(None, index=frame.index, dtype=object)
+    phones, names = frame.get("ki_phone", missing), frame.get("ki_name", missing)
+    return [informant_key(secret, p, n) for p, n in zip(phones, names, strict=True)]
 
 
 def sample_digests(landing: Path) -> set[str]:

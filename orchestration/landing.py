@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from pathlib import Path
 
-from orchestration.field_files import partitions_of, read_or_refuse
-from orchestration.readers.round_files import RejectedFile, file_digest, read_round_file
+from orchestration.field_files import partitions_of, read_field_file
+from orchestration.readers.round_files import RejectedFile, RoundFile, file_digest, read_master_list
 from orchestration.reference import read_seed
 from orchestration.rounds import NAMING_HINT, RoundCalendar, RoundId, parse_round_text
 
@@ -35,6 +35,9 @@ class LandingFile:
     round_id: RoundId | None
     family: str | None = "master_list"  # master_list | ki_report | cluster_sheet | None
     file_date: date | None = None
+    # A master list whose name does not tell its round is read by the scan: the loader and the
+    # refusal use that read instead of reading the file again.
+    read: RoundFile | RejectedFile | None = field(default=None, compare=False, repr=False)
 
 
 @cache
@@ -82,11 +85,10 @@ def scan(landing: Path) -> list[LandingFile]:
 
 
 def _identify_from_content(path: Path, name: str) -> LandingFile:
-    try:
-        read = read_round_file(path)
-    except RejectedFile:
-        return LandingFile(path, name, None, None, None)
-    return LandingFile(path, name, read.list_type, read.round_id, file_date=read.file_date)
+    read = read_master_list(path)
+    if isinstance(read, RejectedFile):
+        return LandingFile(path, name, None, None, None, read=read)
+    return LandingFile(path, name, read.list_type, read.round_id, file_date=read.file_date, read=read)
 
 
 def calendar(files: list[LandingFile]) -> RoundCalendar:
@@ -113,41 +115,41 @@ def by_partition(files: list[LandingFile]) -> dict[str, list[LandingFile]]:
 
 def unassigned_rejection(landing_file: LandingFile) -> RejectedFile:
     """Why a file belongs to no round: a name and title rows that do not say which."""
+    if isinstance(landing_file.read, RejectedFile):
+        return landing_file.read.renamed(landing_file.name)
     if landing_file.path.suffix.lower() not in ROUND_FILE_SUFFIXES:
         reason = (
             f"'{landing_file.path.suffix}' files are not a family the warehouse loads; "
             f"for DTM master lists, {NAMING_HINT}"
         )
-        return RejectedFile(landing_file.name, reason)
-    try:
-        read_round_file(landing_file.path)
-    except RejectedFile as error:
-        return RejectedFile(
-            landing_file.name, error.reason, sheet=error.sheet, row=error.row, column=error.column
-        )
-    return RejectedFile(landing_file.name, f"cannot tell which round this file is: {NAMING_HINT}")
+    else:
+        reason = f"cannot tell which round this file is: {NAMING_HINT}"
+    return RejectedFile(landing_file.name, reason, sha256=fingerprint(landing_file))
 
 
 def fingerprint(landing_file: LandingFile) -> str:
     return file_digest(landing_file.path)[0]
 
 
-def pending_partitions(files: list[LandingFile], known_digests: set[str]) -> list[str]:
-    """Rounds with a file whose bytes the warehouse has not seen (loaded or refused); a new
-    KI export or cluster workbook is read to find the rounds its rows belong to."""
-    pending = {
-        f.round_id.partition_key
-        for f in files
-        if f.round_id is not None and fingerprint(f) not in known_digests
-    }
+def touched_partitions(changed: list[LandingFile], files: list[LandingFile]) -> set[str]:
+    """The rounds new or changed files touch: a master list its own round; a KI export or
+    cluster workbook the rounds its rows belong to (read to find them)."""
     rounds = calendar(files)
-    for f in field_files(files):
-        if fingerprint(f) not in known_digests:
-            pending |= field_partitions(f, rounds)
-    return sorted(pending)
+    touched: set[str] = set()
+    for landing_file in changed:
+        if landing_file.round_id is not None:
+            touched.add(landing_file.round_id.partition_key)
+        elif landing_file.family in FIELD_FAMILIES:
+            touched |= field_partitions(landing_file, rounds)
+    return touched
+
+
+def pending_partitions(files: list[LandingFile], known_digests: set[str]) -> list[str]:
+    """Rounds with a file whose bytes the warehouse has not seen (loaded or refused)."""
+    return sorted(touched_partitions([f for f in files if fingerprint(f) not in known_digests], files))
 
 
 def field_partitions(landing_file: LandingFile, rounds: RoundCalendar) -> set[str]:
     """The rounds a KI export's or workbook's rows belong to (none when it cannot be read)."""
-    read = read_or_refuse(landing_file.path, landing_file.family)
+    read = read_field_file(landing_file.path, landing_file.family)
     return set() if isinstance(read, RejectedFile) else partitions_of(read, rounds)

@@ -6,27 +6,16 @@ dbt reads the same CSV files as seeds, so each table lives in one place.
 from __future__ import annotations
 
 import csv
-import re
 from dataclasses import dataclass
 from functools import cache
 
+from orchestration.rules import name_key
 from orchestration.settings import SEEDS_DIR
-
-LIST_TYPES = ("idp", "returnee")
 
 
 def read_seed(relative: str) -> list[dict[str, str]]:
     with (SEEDS_DIR / relative).open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
-
-
-def normalise_header(text: str) -> str:
-    """The form two spellings of one header share: ASCII letters and digits, lower case.
-
-    Spaces, slashes, dashes and stripped or replaced Arabic text (the garbled round-64
-    headers) all disappear, so `Host families`, `Hostfamilies` and `Host  families` meet.
-    """
-    return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
 @dataclass(frozen=True)
@@ -52,7 +41,7 @@ def alias_lookup(list_type: str) -> dict[str, str]:
     for alias in header_aliases():
         if alias.list_type != list_type:
             continue
-        key = normalise_header(alias.alias)
+        key = name_key(alias.alias)
         previous = lookup.setdefault(key, alias.canonical_column)
         if previous != alias.canonical_column:
             raise ValueError(

@@ -16,12 +16,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from orchestration.readers.round_files import RejectedFile, RoundFile
 from orchestration.reference import canonical_columns
 from orchestration.rounds import RoundId
 from orchestration.settings import ADMIN0_PCODE, OPERATION
 
 # Master lists (one batch per file and round) ...
-RAW_TABLES = {"idp": "dtm_idp_master_list", "returnee": "dtm_returnee_master_list"}
+MASTER_LIST_TABLES = {"idp": "dtm_idp_master_list", "returnee": "dtm_returnee_master_list"}
 # ... and the field families, whose files span rounds (one batch per file and round they touch).
 FIELD_TABLES = {
     "ki_report": "kobo_ki_reports",
@@ -29,7 +30,7 @@ FIELD_TABLES = {
     "cluster_activity": "cluster_activities",
     "cluster_reach": "cluster_reach",
 }
-ALL_RAW_TABLES = {**RAW_TABLES, **FIELD_TABLES}
+ALL_RAW_TABLES = {**MASTER_LIST_TABLES, **FIELD_TABLES}
 # Columns the loader computes (all text, as raw is): the informant key and the test marker are
 # computed in Python from the personal columns, so dbt never needs to read those.
 COMPUTED_COLUMNS = {
@@ -74,6 +75,7 @@ create table if not exists raw.load_batches (
     header_map json,
     unknown_columns json,
     warnings json,
+    has_totals_row boolean,           -- master lists: whether the file ended with its totals row
     status varchar not null,          -- pending | accepted | superseded | quarantined
     series varchar,                   -- what a newer batch of the partition supersedes (see settle)
     status_reason varchar,
@@ -147,6 +149,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the raw layer, and add any canonical column the alias table gained since."""
     con.execute(_DDL)
     con.execute("alter table raw.load_batches add column if not exists series varchar")
+    con.execute("alter table raw.load_batches add column if not exists has_totals_row boolean")
     for list_type, table in ALL_RAW_TABLES.items():
         columns = {
             **PROVENANCE_COLUMNS,
@@ -196,6 +199,7 @@ class Batch:
     header_map: dict | None = None
     unknown_columns: list | None = None
     warnings: list | None = None
+    has_totals_row: bool | None = None  # master lists only
 
     @property
     def batch_id(self) -> str:
@@ -237,7 +241,7 @@ def insert_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> LoadOutcome:
             "? as operation, ? as admin0_pcode, ? as round_number, ? as reporting_month, "
             "? as file_date, ? as list_type, ? as raw_table, ? as source_file, ? as source_sha256, "
             "? as source_size, ? as sheet_name, ? as header_row, ? as row_count, ? as header_map, "
-            "? as unknown_columns, ? as warnings, 'pending' as status, ? as series, "
+            "? as unknown_columns, ? as warnings, ? as has_totals_row, 'pending' as status, ? as series, "
             "? as loaded_at, ? as status_changed_at",
             [
                 batch.batch_id,
@@ -258,6 +262,7 @@ def insert_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> LoadOutcome:
                 json.dumps(batch.header_map or {}, ensure_ascii=False),
                 json.dumps(batch.unknown_columns or [], ensure_ascii=False),
                 json.dumps(batch.warnings or []),
+                batch.has_totals_row,
                 batch.series,
                 now,
                 now,
@@ -270,7 +275,7 @@ def insert_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> LoadOutcome:
     return LoadOutcome(batch.batch_id, batch.source_file, key, batch.list_type, len(frame), "loaded")
 
 
-def load_round_file(con: duckdb.DuckDBPyConnection, round_file, source_name: str) -> LoadOutcome:
+def load_round_file(con: duckdb.DuckDBPyConnection, round_file: RoundFile, source_name: str) -> LoadOutcome:
     """Load one master list as a pending batch of its round."""
     return insert_batch(
         con,
@@ -287,23 +292,20 @@ def load_round_file(con: duckdb.DuckDBPyConnection, round_file, source_name: str
             header_map=round_file.header_map,
             unknown_columns=round_file.unknown_columns,
             warnings=round_file.warnings,
+            has_totals_row=round_file.has_totals_row,
         ),
     )
 
 
 def record_rejection(
-    con: duckdb.DuckDBPyConnection,
-    source_name: str,
-    sha256: str,
-    error,
-    partition_key: str | None,
-    list_type: str | None,
+    con: duckdb.DuckDBPyConnection, error: RejectedFile, partition_key: str | None, list_type: str | None
 ) -> None:
+    """A refused file, by its name in the landing folder and its sha256 (error.file, error.sha256)."""
     con.execute(
         "insert or replace into raw.file_rejections values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            source_name,
-            sha256,
+            error.file,
+            error.sha256,
             partition_key,
             list_type,
             error.reason,

@@ -15,8 +15,8 @@ import pytest
 from orchestration import landing
 from orchestration.cli import load_rounds
 from orchestration.definitions import build_definitions
+from orchestration.defs.resources import WarehouseResource
 from orchestration.reference import governorates
-from orchestration.resources import WarehouseResource
 from orchestration.sample import generator
 from orchestration.warehouse import known_digests
 
@@ -349,7 +349,7 @@ def test_publication_swaps_under_eight_open_readers_and_holds_marts_alone(loaded
     ]
     try:
         # two publications in a row: an earlier round, then the latest again
-        from orchestration.dbt_project import dbt_project
+        from orchestration.defs.dbt_project import dbt_project
         from orchestration.publish.warehouse_file import mart_descriptions, publish_warehouse
 
         publish_warehouse(

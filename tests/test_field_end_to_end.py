@@ -25,10 +25,10 @@ from python_calamine import CalamineWorkbook
 from orchestration import landing
 from orchestration.cli import load_rounds, publish
 from orchestration.definitions import build_definitions
+from orchestration.defs.resources import WarehouseResource
 from orchestration.field_files import ki_batches
 from orchestration.informants import SECRET_VARIABLE, informant_key, normalise_phone
 from orchestration.readers.ki_reports import read_ki_export
-from orchestration.resources import WarehouseResource
 from orchestration.retention import erase_expired, erased_keys
 from orchestration.sample import generator
 from orchestration.sample.cluster_sheets import generate_cluster_workbooks, workbook_name

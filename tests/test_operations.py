@@ -7,9 +7,10 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from orchestration.assets import operations as ops
-from orchestration.operations import freshness
-from orchestration.resources import WarehouseResource
+from orchestration.defs import freshness as ops
+from orchestration.defs import jobs, sensors
+from orchestration.defs.resources import WarehouseResource
+from orchestration.monitoring import freshness
 
 
 @pytest.mark.parametrize(
@@ -30,7 +31,9 @@ def test_a_round_is_overdue_by_the_cadence_of_its_period(last, today, overdue):
 def test_the_freshness_check_honestly_says_the_sample_is_overdue(fixtures_dir, tmp_path, monkeypatch):
     shutil.copy(fixtures_dir / "Round134_Master_List_IDP_2024_12_31_IOM_DTM.csv", tmp_path)
     warehouse = WarehouseResource(database_path=str(tmp_path / "dtm.duckdb"), landing_path=str(tmp_path))
-    defs = dg.Definitions.merge(ops.defs, dg.Definitions(resources={"warehouse": warehouse}))
+    defs = dg.Definitions(
+        asset_checks=[ops.round_freshness], jobs=[jobs.freshness_job], resources={"warehouse": warehouse}
+    )
     for today, passed in ((date(2025, 3, 1), True), (date(2026, 11, 23), False)):
         monkeypatch.setattr(ops, "today", lambda today=today: today)
         result = defs.resolve_job_def("check_round_freshness").execute_in_process(raise_on_error=False)
@@ -61,7 +64,7 @@ def test_a_failed_run_leaves_an_alert_in_the_operations_folder(tmp_path):
             dagster_run=run,
             resources={"warehouse": warehouse},
         ).for_run_failure()
-        ops.alert_on_run_failure(context)
+        sensors.alert_on_run_failure(context)
     (alert,) = (tmp_path / "operations").glob("*.json")
     body = json.loads(alert.read_text())
     assert body["job"] == "failing" and body["run_id"] == result.run_id

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from orchestration.publish.files import formula_safe
+from orchestration.rules import formula_safe
 
 
 def test_text_that_a_spreadsheet_would_run_is_defused_and_numbers_are_not():

@@ -6,7 +6,7 @@ import duckdb
 import pytest
 
 from orchestration.quality.frames import validation_frame
-from orchestration.quality.gate import gate_pending, load_suite, run_suite
+from orchestration.quality.gate import failures_of, gate_pending, load_suite, validate
 from orchestration.readers.round_files import read_round_file
 from orchestration.warehouse import ensure_raw_schema, load_round_file
 
@@ -30,7 +30,7 @@ def frames(tmp_path_factory):
 
 
 def _failed(frame, list_type):
-    return {(f.expectation, f.columns) for f in run_suite(frame, load_suite(list_type))}
+    return {(f.expectation, f.columns) for f in failures_of(validate(frame, load_suite(list_type)))}
 
 
 @pytest.mark.parametrize("list_type", ["idp", "returnee"])

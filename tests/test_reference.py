@@ -9,9 +9,9 @@ from orchestration.reference import (
     breakdown_categories,
     district_crosswalk,
     governorates,
-    normalise_header,
     read_seed,
 )
+from orchestration.rules import name_key
 
 # Headers quoted in DATA_CONTRACTS.md, by era.
 ROUND_109_IDP_HEADER = (
@@ -45,7 +45,7 @@ ROUND_134_GOVERNORATES = ("Al Anbar", "Babil", "Duhok", "Al Diwaniya")
 def test_the_round_109_header_has_48_columns_and_every_one_is_known():
     lookup = alias_lookup("idp")
     assert len(ROUND_109_IDP_HEADER) == 48
-    canonical = [lookup[normalise_header(h)] for h in ROUND_109_IDP_HEADER]
+    canonical = [lookup[name_key(h)] for h in ROUND_109_IDP_HEADER]
     assert len(set(canonical)) == 48
     assert sum(c.startswith("origin__") for c in canonical) == 18
     assert sum(c.startswith("shelter__") for c in canonical) == 12
@@ -54,12 +54,12 @@ def test_the_round_109_header_has_48_columns_and_every_one_is_known():
 
 @pytest.mark.parametrize("header", ROUND_64_HEADERS)
 def test_round_64_headers_are_known(header):
-    assert normalise_header(header) in alias_lookup("idp")
+    assert name_key(header) in alias_lookup("idp")
 
 
 @pytest.mark.parametrize("header", ROUND_134_GOVERNORATES)
 def test_round_134_governorate_names_are_known_as_origin_columns(header):
-    assert alias_lookup("idp")[normalise_header(header)].startswith("origin__")
+    assert alias_lookup("idp")[name_key(header)].startswith("origin__")
 
 
 def test_households_from_round_119_and_families_before_mean_the_same_column():

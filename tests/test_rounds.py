@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from orchestration.partitions import contiguous_groups, partition_range_tags
+from orchestration.defs.partitions import contiguous_groups, partition_range_tags
 from orchestration.rounds import (
     RoundId,
     dbt_vars_for_partitions,
@@ -80,7 +80,7 @@ def test_changed_partitions_run_in_contiguous_groups_of_partition_order():
 
 
 def test_a_run_covers_its_partition_its_range_or_every_round():
-    from orchestration.partitions import run_round_partitions
+    from orchestration.defs.partitions import run_round_partitions
 
     ordered = ["a", "b", "c", "d"]
     assert run_round_partitions({"dagster/partition": "c"}, ordered) == ["c"]

@@ -4,9 +4,9 @@ import shutil
 
 import dagster as dg
 
-from orchestration.partitions import ROUNDS_PARTITIONS_NAME
-from orchestration.resources import WarehouseResource
-from orchestration.sensors import landing_sensor
+from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME
+from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.sensors import landing_sensor
 
 
 def _evaluate(instance, warehouse, cursor=None):

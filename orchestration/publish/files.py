@@ -8,12 +8,11 @@ import json
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from orchestration.publish.warehouse_file import PUBLISHED_SCHEMA, published_tables, round_rows
+from orchestration.rules import accepted_batches_sql, formula_safe, formula_safe_sql
 from orchestration.settings import ADMIN0_PCODE, OPERATION
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 LICENCE = """\
 DTM Iraq displacement warehouse: publication of {partition_key}
 
@@ -37,17 +36,6 @@ HXL_COLUMNS = (
 )
 
 
-def formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text cells a spreadsheet would run as formulas get a leading apostrophe."""
-    safe = frame.copy()
-    for column in safe.columns:
-        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
-            text = safe[column].astype("string")
-            risky = text.str.startswith(FORMULA_PREFIXES, na=False)
-            safe[column] = text.mask(risky, "'" + text)
-    return safe
-
-
 FIELD_TYPES = {
     "BIGINT": "integer",
     "INTEGER": "integer",
@@ -59,8 +47,6 @@ FIELD_TYPES = {
     "DATE": "date",
     "TIMESTAMP": "datetime",
 }
-# Text a spreadsheet would run as a formula starts with one of these.
-FORMULA_PATTERN = r"^[=+\-@\t\r]"
 
 
 def _safe_select(columns: list[tuple[str, str]]) -> str:
@@ -68,10 +54,7 @@ def _safe_select(columns: list[tuple[str, str]]) -> str:
     parts = []
     for name, kind in columns:
         if kind == "VARCHAR":
-            parts.append(
-                f"case when regexp_matches(\"{name}\", '{FORMULA_PATTERN}') "
-                f'then chr(39) || "{name}" else "{name}" end as "{name}"'
-            )
+            parts.append(f'{formula_safe_sql(f"{chr(34)}{name}{chr(34)}")} as "{name}"')
         else:
             parts.append(f'"{name}"')
     return ", ".join(parts)
@@ -167,12 +150,13 @@ def _write_dtm_api_json(con: duckdb.DuckDBPyConnection, folder: Path, partition_
 def _write_provenance(working: Path, folder: Path, partition_key: str) -> list[Path]:
     with duckdb.connect(str(working), read_only=True) as con:
         sources = con.execute(
-            "select source_file, source_sha256, list_type, loaded_at from raw.load_batches "
-            "where partition_key = ? and status = 'accepted' order by source_file",
+            f"select {formula_safe_sql('source_file')} as source_file, source_sha256, list_type, loaded_at "
+            f"from raw.load_batches where partition_key = ? and {accepted_batches_sql()} "
+            "order by source_file",
             [partition_key],
         ).df()
     sources_path = folder / "sources.csv"
-    formula_safe(sources).to_csv(sources_path, index=False, encoding="utf-8")
+    sources.to_csv(sources_path, index=False, encoding="utf-8")
     licence = folder / "LICENSE.txt"
     licence.write_text(LICENCE.format(partition_key=partition_key, operation=OPERATION), encoding="utf-8")
     return [sources_path, licence]

@@ -15,8 +15,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import xlsxwriter
 
-from orchestration.publish.files import formula_safe
 from orchestration.publish.warehouse_file import PUBLISHED_SCHEMA, published_tables, round_rows
+from orchestration.rules import formula_safe
 
 EXCEL_MAX_ROWS = 1_048_575
 # Breakdown facts run to tens of thousands of rows a round: Parquet and CSV carry them.

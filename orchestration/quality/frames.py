@@ -7,20 +7,14 @@ import duckdb
 import pandas as pd
 
 from orchestration.reference import breakdown_categories, district_crosswalk, governorates, read_seed
-from orchestration.warehouse import RAW_TABLES
+from orchestration.rules import count_sql, name_key_sql, unparseable_count_sql
+from orchestration.warehouse import MASTER_LIST_TABLES
 
 DIMENSIONS = {
     "idp": ("origin", "shelter", "period"),
     "returnee": ("last_displacement", "return_shelter", "return_period"),
 }
-NAME_KEY = "regexp_replace(lower(trim({})), '[^a-z0-9]', '', 'g')"
 SPELLINGS = ("admin1_name", "api_name", "dtm_name", "dtm_header_name", "dtm_2024_name")
-
-
-def count_sql(column: str) -> str:
-    """A count cell as text ('277,518', '6', '6.0') to an integer in SQL; anything else is null.
-    The same rule as dbt's to_count macro."""
-    return f"try_cast(try_cast(replace(trim({column}), ',', '') as double) as bigint)"
 
 
 def _count(column: str) -> str:
@@ -28,11 +22,27 @@ def _count(column: str) -> str:
 
 
 def _unparseable(column: str) -> str:
-    return (
-        f'("{column}" is not null and trim("{column}") <> \'\' and ('
-        f"try_cast(replace(trim(\"{column}\"), ',', '') as double) is null or "
-        f"try_cast(replace(trim(\"{column}\"), ',', '') as double) % 1 <> 0))::int"
+    return f"coalesce({unparseable_count_sql(f'{chr(34)}{column}{chr(34)}')}, false)::int"
+
+
+def governorate_join(alias: str, location_id: str | None = "location_id") -> str:
+    """Joins that give `governorate_pcode`: the governorate by any spelling of its name (name
+    key) and, where the name matches nothing, by the first two digits of DTM's Location ID.
+    The same rule as dbt's int_*_locations_harmonised; needs register_reference()."""
+    by_code = (
+        f"""
+        left join (select distinct dtm_governorate_code, admin1_pcode from gate_districts) as by_code
+            on names.admin1_pcode is null and left({alias}.{location_id}, 2) = by_code.dtm_governorate_code"""
+        if location_id
+        else "\n        left join (select null as admin1_pcode) as by_code on false"
     )
+    return f"""
+        left join (
+            select distinct {name_key_sql("name")} as name_key, admin1_pcode from gate_governorate_names
+        ) as names on {name_key_sql(f"{alias}.governorate")} = names.name_key{by_code}"""
+
+
+GOVERNORATE_PCODE = "coalesce(names.admin1_pcode, by_code.admin1_pcode)"
 
 
 def register_reference(con: duckdb.DuckDBPyConnection) -> None:
@@ -63,19 +73,15 @@ def validation_frame(con: duckdb.DuckDBPyConnection, list_type: str, batch_ids: 
         sums.append(f"case when {present} then {total} end as {dimension}_sum")
     sql = f"""
         with rows as (
-            select * from raw.{RAW_TABLES[list_type]} where batch_id in (select unnest(?::varchar[]))
-        ),
-        names as (
-            select distinct {NAME_KEY.format("name")} as name_key, admin1_pcode
-            from gate_governorate_names
+            select * from raw.{MASTER_LIST_TABLES[list_type]} where batch_id in (select unnest(?::varchar[]))
         ),
         districts as (
-            select distinct admin1_pcode, {NAME_KEY.format("dtm_district")} as district_key
+            select distinct admin1_pcode, {name_key_sql("dtm_district")} as district_key
             from gate_districts
         ),
         units as (
             select cast(first_round as integer) as first_round, cast(last_round as integer) as last_round,
-                   breakdown_unit
+                   breakdown_unit, totals_row
             from gate_units where list_type = '{list_type}'
         )
         select
@@ -90,17 +96,18 @@ def validation_frame(con: duckdb.DuckDBPyConnection, list_type: str, batch_ids: 
             case units.breakdown_unit when 'households' then households_count else individuals_count end
                 as breakdown_total,
             individuals_count / nullif(households_count, 0) as individuals_per_household,
-            coalesce(names.admin1_pcode, by_code.admin1_pcode) as governorate_pcode,
+            {GOVERNORATE_PCODE} as governorate_pcode,
             districts.district_key is not null as district_known,
             try_cast(rows.latitude as double) as latitude,
-            try_cast(rows.longitude as double) as longitude
+            try_cast(rows.longitude as double) as longitude,
+            coalesce(units.totals_row = 'required' and not batches.has_totals_row, false)
+                as totals_row_missing
         from rows
-        left join names on {NAME_KEY.format("rows.governorate")} = names.name_key
-        left join (select distinct dtm_governorate_code, admin1_pcode from gate_districts) as by_code
-            on names.admin1_pcode is null and left(rows.location_id, 2) = by_code.dtm_governorate_code
+        left join raw.load_batches as batches on rows.batch_id = batches.batch_id
+        {governorate_join("rows")}
         left join districts
-            on districts.admin1_pcode = coalesce(names.admin1_pcode, by_code.admin1_pcode)
-            and districts.district_key = {NAME_KEY.format("rows.district")}
+            on districts.admin1_pcode = {GOVERNORATE_PCODE}
+            and districts.district_key = {name_key_sql("rows.district")}
         left join units on rows.round_number between units.first_round and units.last_round
     """
     return con.execute(sql, [batch_ids]).df()

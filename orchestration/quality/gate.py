@@ -74,11 +74,6 @@ def _columns_of(kwargs: dict) -> list[str]:
     return [kwargs[k] for k in ("column_A", "column_B") if k in kwargs]
 
 
-def run_suite(frame: pd.DataFrame, suite: dict) -> list[Failure]:
-    """Validate the frame with the suite; every failed expectation, split by batch."""
-    return failures_of(validate(frame, suite))
-
-
 def validate(frame: pd.DataFrame, suite: dict):
     """GX's validation result of the frame against the suite (JSON as in expectations/)."""
     gx = _gx()

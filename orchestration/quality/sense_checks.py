@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import duckdb
 
-from orchestration.quality.frames import NAME_KEY, count_sql, register_reference
+from orchestration.quality.frames import GOVERNORATE_PCODE, governorate_join, register_reference
 from orchestration.reference import read_seed
-from orchestration.warehouse import RAW_TABLES
+from orchestration.rules import accepted_batches_sql, count_sql
+from orchestration.warehouse import MASTER_LIST_TABLES
 
 INDIVIDUALS = count_sql("r.individuals")
 
@@ -44,20 +45,17 @@ def sense_check(con: duckdb.DuckDBPyConnection, list_type: str, partition_keys: 
         create or replace temp table sense_rows as
         with batches as (
             select batch_id, partition_key, reporting_month, round_number
-            from raw.load_batches where status = 'accepted' and list_type = ?
+            from raw.load_batches where {accepted_batches_sql()} and list_type = ?
         ),
         ordered as (
             select *, lag(partition_key) over (order by reporting_month, round_number) as previous_key
             from batches
-        ),
-        names as (
-            select distinct {NAME_KEY.format("name")} as name_key, admin1_pcode from gate_governorate_names
         )
         select o.partition_key, o.previous_key, r.location_id,
-               coalesce(names.admin1_pcode, r.governorate) as governorate, {INDIVIDUALS} as individuals
-        from raw.{RAW_TABLES[list_type]} r
+               coalesce({GOVERNORATE_PCODE}, r.governorate) as governorate, {INDIVIDUALS} as individuals
+        from raw.{MASTER_LIST_TABLES[list_type]} r
         join ordered o using (batch_id)
-        left join names on {NAME_KEY.format("r.governorate")} = names.name_key
+        {governorate_join("r")}
         """,
         [list_type],
     )

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from python_calamine import CalamineWorkbook
 
-from orchestration.readers.round_files import RejectedFile, file_digest, sheet_row_text
-from orchestration.reference import alias_lookup, normalise_header
+from orchestration.readers.round_files import RejectedFile, file_digest, open_workbook, sheet_row_text
+from orchestration.reference import alias_lookup
 from orchestration.rounds import parse_month
+from orchestration.rules import name_key
 
 SHEETS = {"cluster_project": "Projects", "cluster_activity": "Activities", "cluster_reach": "Reach"}
 REQUIRED = {
@@ -53,10 +53,7 @@ class ClusterWorkbook:
 
 def read_cluster_workbook(path: Path) -> ClusterWorkbook:
     sha256, size = file_digest(path)
-    try:
-        workbook = CalamineWorkbook.from_path(str(path))
-    except Exception as error:  # calamine raises its own error types for broken workbooks
-        raise RejectedFile(path.name, f"not a readable workbook ({error})") from error
+    workbook = open_workbook(path)
     by_name = {name.strip().lower(): name for name in workbook.sheet_names}
     if missing := [wanted for wanted in SHEETS.values() if wanted.lower() not in by_name]:
         raise RejectedFile(
@@ -107,7 +104,7 @@ def _read_sheet(name: str, sheet: str, list_type: str, rows: list[list[str]]) ->
     best: tuple[int, int, int, list[str]] | None = None  # (known, index, height, header)
     for index in range(min(HEADER_SEARCH_ROWS, len(rows))):
         for height, header in _header_candidates(rows, index):
-            known = len({lookup[k] for k in map(normalise_header, header) if k in lookup})
+            known = len({lookup[k] for k in map(name_key, header) if k in lookup})
             if best is None or known > best[0]:
                 best = (known, index, height, header)
     if best is None or best[0] < len(REQUIRED[list_type]):
@@ -115,7 +112,7 @@ def _read_sheet(name: str, sheet: str, list_type: str, rows: list[list[str]]) ->
     _, index, height, header = best
     canonical: list[str | None] = []
     for cell in header:
-        column = lookup.get(normalise_header(cell))
+        column = lookup.get(name_key(cell))
         canonical.append(None if column in canonical else column)
     missing = [c for c in REQUIRED[list_type] if c not in canonical]
     if missing:

@@ -13,10 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from python_calamine import CalamineWorkbook
 
-from orchestration.readers.round_files import RejectedFile, csv_rows, file_digest, sheet_row_text
-from orchestration.reference import alias_lookup, header_aliases, normalise_header
+from orchestration.readers.round_files import (
+    RejectedFile,
+    csv_rows,
+    file_digest,
+    open_workbook,
+    sheet_row_text,
+)
+from orchestration.reference import alias_lookup, header_aliases
+from orchestration.rules import name_key
 
 LIST_TYPE = "ki_report"
 REQUIRED = ("submission_uuid", "submission_time", "place_id")
@@ -79,10 +85,7 @@ def _json_text(value: object) -> str:
 
 
 def _workbook_rows(path: Path) -> tuple[str, list[str], list[list[str]]]:
-    try:
-        workbook = CalamineWorkbook.from_path(str(path))
-    except Exception as error:  # calamine raises its own error types for broken workbooks
-        raise RejectedFile(path.name, f"not a readable workbook ({error})") from error
+    workbook = open_workbook(path)
     # KoBo writes the main table first; repeat groups follow on sheets of their own.
     sheet = workbook.sheet_names[0]
     table = [sheet_row_text(row) for row in workbook.get_sheet_by_name(sheet).to_python()]
@@ -98,7 +101,7 @@ def _to_frame(
     lookup = alias_lookup(LIST_TYPE)
     canonical: list[str | None] = []
     for cell in header:
-        column = lookup.get(normalise_header(cell))
+        column = lookup.get(name_key(cell))
         canonical.append(None if column in canonical else column)
     missing = [c for c in REQUIRED if c not in canonical]
     if missing:
@@ -132,6 +135,6 @@ def _header_form(header: list[str]) -> str:
     forms: dict[str, set[str]] = {}
     for alias in header_aliases():
         if alias.list_type == LIST_TYPE:
-            forms.setdefault(normalise_header(alias.alias), set()).update(alias.eras)
-    used = {next(iter(forms[key])) for key in map(normalise_header, header) if len(forms.get(key, ())) == 1}
+            forms.setdefault(name_key(alias.alias), set()).update(alias.eras)
+    used = {next(iter(forms[key])) for key in map(name_key, header) if len(forms.get(key, ())) == 1}
     return used.pop() if len(used) == 1 else "mixed" if used else "unknown"

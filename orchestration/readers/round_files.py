@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,15 +23,17 @@ import numpy as np
 import pandas as pd
 from python_calamine import CalamineWorkbook
 
-from orchestration.reference import alias_lookup, normalise_header
+from orchestration.reference import alias_lookup
 from orchestration.rounds import NAMING_HINT, RoundId, parse_round_text
+from orchestration.rules import name_key, parse_count
 
 T = TypeVar("T")
 HEADER_SEARCH_ROWS = 30
 MIN_KNOWN_HEADERS = 5
 _TOTALS = re.compile(r"^\s*totals?\b", re.IGNORECASE)
 _LOCATIONS_IN_TOTALS = re.compile(r"locations?\s*:?\s*([\d,.\s]+)", re.IGNORECASE)
-_NUMBER = re.compile(r"^-?\d+(\.0+)?$")
+# A count cell the fast path of the totals check may sum as it is.
+_PLAIN_COUNT = r"-?[0-9]+"
 
 
 class RejectedFile(Exception):
@@ -44,8 +47,10 @@ class RejectedFile(Exception):
         sheet: str | None = None,
         row: int | None = None,
         column: str | None = None,
+        sha256: str | None = None,
     ) -> None:
         self.file, self.reason, self.sheet, self.row, self.column = file, reason, sheet, row, column
+        self.sha256 = sha256  # of the refused bytes, so a refusal is recorded without hashing again
         where = ", ".join(
             part
             for part in (
@@ -57,26 +62,38 @@ class RejectedFile(Exception):
         )
         super().__init__(f"{file}{' (' + where + ')' if where else ''}: {reason}")
 
+    def renamed(self, file: str) -> RejectedFile:
+        """The same refusal under the name provenance records (the path in the landing folder)."""
+        return _rebuild_rejection(file, self.reason, self.sheet, self.row, self.column, self.sha256)
+
     def __reduce__(self):
         # Readers run in worker processes: the refusal must cross back whole.
-        return (_rebuild_rejection, (self.file, self.reason, self.sheet, self.row, self.column))
+        return (_rebuild_rejection, (self.file, self.reason, self.sheet, self.row, self.column, self.sha256))
 
 
 def read_or_refusal(read: Callable[[Path], T], path: Path) -> T | RejectedFile:
-    """What a reader makes of a file, or the refusal: a file no rule foresaw must not stop the
-    run, so an unexpected error refuses the file too, saying why."""
+    """What a reader makes of a file, or the refusal (with the file's sha256): a file no rule
+    foresaw must not stop the run, so an unexpected error refuses the file too, saying why."""
     try:
         return read(path)
     except RejectedFile as error:
-        return error
+        refusal = error
     except Exception as error:
-        return RejectedFile(path.name, f"the reader failed on this file ({type(error).__name__}: {error})")
+        refusal = RejectedFile(path.name, f"the reader failed on this file ({type(error).__name__}: {error})")
+    if refusal.sha256 is None:
+        refusal.sha256 = file_digest(path)[0]
+    return refusal
+
+
+def read_master_list(path: Path) -> RoundFile | RejectedFile:
+    """A master list, or its refusal. A function of the module, so worker processes can call it."""
+    return read_or_refusal(read_round_file, path)
 
 
 def _rebuild_rejection(
-    file: str, reason: str, sheet: str | None, row: int | None, column: str | None
+    file: str, reason: str, sheet: str | None, row: int | None, column: str | None, sha256: str | None
 ) -> RejectedFile:
-    return RejectedFile(file, reason, sheet=sheet, row=row, column=column)
+    return RejectedFile(file, reason, sheet=sheet, row=row, column=column, sha256=sha256)
 
 
 @dataclass
@@ -94,6 +111,7 @@ class RoundFile:
     frame: pd.DataFrame  # canonical columns (text), source_row_number, extra_columns
     header_map: dict[str, str | None]  # header as printed → canonical column (None: unknown)
     warnings: list[str] = field(default_factory=list)
+    has_totals_row: bool = True
 
     @property
     def unknown_columns(self) -> list[str]:
@@ -112,9 +130,17 @@ def file_digest(path: Path) -> tuple[str, int]:
 
 def read_round_file(path: Path) -> RoundFile:
     """Read one master list; raise RejectedFile naming the file, sheet, row and column."""
+    sha256, size = file_digest(path)
+    try:
+        return _read_round_file(path, sha256, size)
+    except RejectedFile as error:
+        error.sha256 = sha256
+        raise
+
+
+def _read_round_file(path: Path, sha256: str, size: int) -> RoundFile:
     name = path.name
     named = parse_round_text(path.stem)
-    sha256, size = file_digest(path)
     if size == 0:
         raise RejectedFile(name, "the file is empty")
     sheet, rows = _load_rows(path, named.list_type)
@@ -153,6 +179,11 @@ def read_round_file(path: Path) -> RoundFile:
     body, totals_row, totals_index = _split_body(name, sheet, rows, header_index)
     if not body:
         raise RejectedFile(name, "no location rows below the header", sheet=sheet, row=header_index + 1)
+    if totals_row is None:
+        is_csv = sheet is None
+        _refuse_if_cut(
+            name, sheet, body, header, is_csv=is_csv, line_end=not is_csv or ends_with_line_end(path)
+        )
     frame = _to_frame(body, header, canonical_by_position, header_index)
     warnings = []
     if totals_row is None:
@@ -171,6 +202,7 @@ def read_round_file(path: Path) -> RoundFile:
         frame,
         header_map,
         warnings,
+        has_totals_row=totals_row is not None,
     )
 
 
@@ -200,14 +232,58 @@ def csv_rows(path: Path) -> list[list[str]]:
         delimiter = dialect.delimiter
     except csv.Error:
         delimiter = ","
-    return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    rows: list[list[str]] = []
+    try:
+        # Strict first: it is the only way to tell a quote left open at the end of the file.
+        for row in csv.reader(io.StringIO(text), delimiter=delimiter, strict=True):
+            rows.append([cell.strip() for cell in row])
+    except csv.Error as error:
+        if "unexpected end of data" in str(error):
+            raise RejectedFile(
+                path.name,
+                "the file ends inside a quoted cell (a quote opened and never closed): "
+                "it was cut off before its end",
+                row=len(rows) + 1,
+            ) from None
+        # Quoting a strict parser refuses elsewhere ('"a"b') is read as spreadsheets read it.
+        rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    return rows
+
+
+def ends_with_line_end(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(-1, 2)
+        return handle.read(1) in (b"\n", b"\r")
+
+
+def open_workbook(path: Path) -> CalamineWorkbook:
+    """A workbook to read, or a refusal. An XLSX is a zip whose every part carries its length
+    and CRC: a file cut off or damaged in transit fails that check even where a lenient reader
+    would still open what is left."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                damaged = archive.testzip()
+        except (zipfile.BadZipFile, EOFError, OSError) as error:
+            raise RejectedFile(
+                path.name,
+                f"not a readable workbook: its zip structure is broken ({error}): "
+                "the file is cut off or damaged",
+            ) from None
+        if damaged is not None:
+            raise RejectedFile(
+                path.name,
+                f"not a readable workbook: its part {damaged} does not match its own length and checksum "
+                "(the file is cut off or damaged)",
+            )
+    try:
+        return CalamineWorkbook.from_path(str(path))
+    except Exception as error:  # calamine raises its own error types for broken workbooks
+        raise RejectedFile(path.name, f"not a readable workbook ({error})") from error
 
 
 def _load_workbook(path: Path, list_type: str | None) -> tuple[str, list[list[str]]]:
-    try:
-        workbook = CalamineWorkbook.from_path(str(path))
-    except Exception as error:  # calamine raises its own error types for broken workbooks
-        raise RejectedFile(path.name, f"not a readable workbook ({error})") from error
+    workbook = open_workbook(path)
     names = list(workbook.sheet_names)
     # The data sheet is named like `RETURNEE DATASET`; otherwise the first sheet with a header.
     ordered = sorted(names, key=lambda n: (0 if "DATASET" in n.upper() else 1, names.index(n)))
@@ -241,7 +317,7 @@ def _cell_text(value: object) -> str:
 def _find_header(rows: list[list[str]], list_type: str | None) -> int | None:
     lookups = [alias_lookup(list_type)] if list_type else [alias_lookup("idp"), alias_lookup("returnee")]
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        keys = {normalise_header(cell) for cell in row if cell}
+        keys = {name_key(cell) for cell in row if cell}
         for lookup in lookups:
             known = {lookup[k] for k in keys if k in lookup}
             if (
@@ -261,7 +337,7 @@ def _map_header(
     by_position: list[str | None] = []
     seen: dict[str, str] = {}
     for position, cell in enumerate(header):
-        canonical = lookup.get(normalise_header(cell)) if cell else None
+        canonical = lookup.get(name_key(cell)) if cell else None
         if canonical is not None:
             if canonical in seen:
                 raise RejectedFile(
@@ -305,6 +381,44 @@ def _split_body(
     return body, totals_row, totals_index
 
 
+def _refuse_if_cut(
+    name: str,
+    sheet: str | None,
+    body: list[tuple[int, list[str]]],
+    header: list[str],
+    *,
+    is_csv: bool,
+    line_end: bool,
+) -> None:
+    """A file whose last location row stops short of every other row was cut off (a copy that
+    stopped, a download that broke): refused, naming the row and the first missing column. A
+    CSV's rows keep their empty cells, so a field count tells; a worksheet's row ends at its last
+    filled cell. Only a file without a totals row is checked: a totals row that agrees proves
+    the end."""
+    if len(body) < 2:
+        return
+
+    def width(row: list[str]) -> int:
+        if is_csv:
+            return len(row)
+        return next((i + 1 for i in range(len(row) - 1, -1, -1) if row[i]), 0)
+
+    index, last = body[-1]
+    others = min(width(row) for _, row in body[:-1])
+    cut = width(last)
+    if cut < others:
+        missing = header[cut] if cut < len(header) else f"(column {cut + 1})"
+        ending = "" if line_end else " and no line end"
+        raise RejectedFile(
+            name,
+            f"the file ends in the middle of a row: its last row has {cut} of the {others} or more "
+            f"cells every other row has{ending}, so the file was cut off (missing from '{missing}' on)",
+            sheet=sheet,
+            row=index + 1,
+            column=missing,
+        )
+
+
 def _to_frame(
     body: list[tuple[int, list[str]]],
     header: list[str],
@@ -339,16 +453,6 @@ def _to_frame(
 def count_columns(columns: list[str | None]) -> list[str]:
     """The canonical columns that hold counts: checked against the totals row."""
     return [c for c in columns if c and (c in ("households", "individuals") or "__" in c)]
-
-
-def parse_count(text: str | None) -> int | None:
-    """A count as files write it: `277,518`, `6`, `6.0`, or empty (None)."""
-    if text is None or text == "":
-        return None
-    cleaned = text.replace(",", "").replace(" ", "").replace("\u00a0", "")
-    if not _NUMBER.match(cleaned):
-        raise ValueError(text)
-    return int(float(cleaned))
 
 
 def _check_totals(
@@ -409,6 +513,9 @@ def _check_totals(
 def _plain_sums(frame: pd.DataFrame, columns: list[str]) -> dict[str, int] | None:
     """Every count column summed at once, when all cells are plain whole numbers (the usual
     case); None sends the file down the cell-by-cell path, which names a bad cell."""
+    cells = frame[columns].stack()
+    if not cells.str.fullmatch(_PLAIN_COUNT).all():
+        return None
     block = frame[columns].to_numpy(dtype=object, na_value="0")
     try:
         numbers = block.astype(np.int64)
@@ -419,15 +526,12 @@ def _plain_sums(frame: pd.DataFrame, columns: list[str]) -> dict[str, int] | Non
 
 def _column_sum(column: pd.Series) -> tuple[int, int | None]:
     """The sum of a count column, or the position of its first cell that is not a count."""
-    numbers = pd.to_numeric(column, errors="coerce").astype("Float64")
-    # The fast parse misses thousands separators: only those cells take the slow path.
-    retry = numbers.isna() & column.notna()
-    for position in retry.to_numpy().nonzero()[0]:
+    plain = column.str.fullmatch(_PLAIN_COUNT).fillna(False)
+    total = int(pd.to_numeric(column[plain]).sum())
+    # Thousands separators, `6.0` and anything that is not a count take the one count rule.
+    for position in (~plain & column.notna()).to_numpy().nonzero()[0]:
         try:
-            numbers.iloc[position] = parse_count(column.iloc[position])
+            total += parse_count(column.iloc[position]) or 0
         except ValueError:
             return 0, int(position)
-    whole = numbers.fillna(0)
-    if (whole % 1 != 0).any():
-        return 0, int((whole % 1 != 0).to_numpy().argmax())
-    return int(whole.sum()), None
+    return total, None

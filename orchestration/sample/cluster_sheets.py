@@ -20,7 +20,7 @@ import numpy as np
 import xlsxwriter
 
 from orchestration.reference import governorates, read_seed
-from orchestration.sample.generator import largest_remainder
+from orchestration.sample.apportion import largest_remainder
 
 SEED = 20180201
 APPEAL_TOTAL_2018 = "IOM emergency appeal total (stated)"

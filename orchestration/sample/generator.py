@@ -23,6 +23,9 @@ import xlsxwriter
 from orchestration.reference import breakdown_categories, governorates, header_aliases, read_seed
 from orchestration.rounds import round_file_name
 from orchestration.sample import targets as tg
+from orchestration.sample.apportion import largest_remainder
+from orchestration.sample.cluster_sheets import generate_cluster_workbooks
+from orchestration.sample.ki_reports import KI_ROUNDS, KiRound, generate_ki_exports
 
 SEED = 20140401
 HOUSEHOLD_SIZE = 6  # DTM's standard household size while individuals were derived
@@ -157,17 +160,6 @@ def header_era(round_number: int) -> str:
 
 def _rng(*key: int) -> np.random.Generator:
     return np.random.default_rng([SEED, *key])
-
-
-def largest_remainder(weights: np.ndarray, totals: np.ndarray) -> np.ndarray:
-    """Integer rows proportional to `weights` that sum exactly to `totals` (Hamilton's method)."""
-    weights = np.where(weights.sum(axis=1, keepdims=True) > 0, weights, 1.0)
-    exact = weights / weights.sum(axis=1, keepdims=True) * totals[:, None]
-    base = np.floor(exact).astype(np.int64)
-    short = totals - base.sum(axis=1)
-    order = np.argsort(-(exact - base), axis=1, kind="stable")
-    rank = np.argsort(order, axis=1, kind="stable")
-    return base + (rank < short[:, None])
 
 
 def allocate(total: int, weights: np.ndarray, floor: np.ndarray | int = 1) -> np.ndarray:
@@ -610,8 +602,6 @@ def generate(
     KI exports (the last twelve rounds written) and cluster workbooks come with the whole sample,
     or when `field_families` asks for them. A manifest of what was written lets a run key the
     sample's made-up informants with the documented sample secret."""
-    from orchestration.sample.cluster_sheets import generate_cluster_workbooks
-    from orchestration.sample.ki_reports import KI_ROUNDS, generate_ki_exports
 
     targets, pools = history()
     chosen = [t for t in targets if rounds is None or t.round_number in rounds]
@@ -639,8 +629,6 @@ def generate(
 
 def ki_rounds(chosen: list[tg.RoundTarget], lists: dict[tuple[int, str], MasterList]):
     """The KI sample's rounds: each round's period and the locations of its master lists."""
-    from orchestration.sample.ki_reports import KiRound
-
     result = []
     for previous, target in zip([None, *chosen], chosen, strict=False):
         ordinal = target.file_date.toordinal()

@@ -7,7 +7,7 @@ select
     count(*) as occurrences
 from {{ model }}
 {% if per_run_partitions -%}
-where {{ run_partitions_filter() }}
+where {{ tested_rounds_condition() }}
 {%- endif %}
 group by {{ combination_of_columns | join(', ') }}
 having count(*) > 1

@@ -1,7 +1,8 @@
 with
 
 source as (
-    {{ accepted_raw_rows('cluster_activities') }} and row_kind = 'data'
+    select * from {{ source('raw', 'cluster_activities') }}
+    where {{ accepted_batches() }} and row_kind = 'data'
 ),
 
 renamed as (

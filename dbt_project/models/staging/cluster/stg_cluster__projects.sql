@@ -1,7 +1,8 @@
 with
 
 source as (
-    {{ accepted_raw_rows('cluster_projects') }}
+    select * from {{ source('raw', 'cluster_projects') }}
+    where {{ accepted_batches() }}
 ),
 
 renamed as (

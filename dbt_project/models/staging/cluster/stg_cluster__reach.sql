@@ -1,7 +1,8 @@
 with
 
 source as (
-    {{ accepted_raw_rows('cluster_reach') }}
+    select * from {{ source('raw', 'cluster_reach') }}
+    where {{ accepted_batches() }}
 ),
 
 renamed as (

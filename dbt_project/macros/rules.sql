@@ -1,0 +1,27 @@
+{#- Generated from orchestration/rules.py by `python -m orchestration.rules`: edit the rule
+    there, never here (tests/test_rules_parity.py fails when the two drift apart). -#}
+
+{#- A count cell as text to an integer; anything else is null (gates report it). -#}
+{% macro to_count(expression) -%}
+    try_cast(nullif(regexp_extract(regexp_replace({{ expression }}, '[, \x{0009}\x{00a0}\x{202f}]', '', 'g'), '^(-?[0-9]+)(\.0+)?$', 1), '') as bigint)
+{%- endmacro %}
+
+{#- A KI household estimate; KoBo's don't-know codes are null. -#}
+{% macro ki_count(expression) -%}
+    case when trim({{ expression }}) in ('-99', '999', '9999') then null else try_cast(nullif(regexp_extract(regexp_replace({{ expression }}, '[, \x{0009}\x{00a0}\x{202f}]', '', 'g'), '^(-?[0-9]+)(\.0+)?$', 1), '') as bigint) end
+{%- endmacro %}
+
+{#- The form two spellings of a name share: ASCII letters and digits. -#}
+{% macro name_key(expression) -%}
+    regexp_replace(lower(trim({{ expression }})), '[^a-z0-9]', '', 'g')
+{%- endmacro %}
+
+{#- An HRP code as OCHA writes it: IRQ18/CCCM/124317. -#}
+{% macro hrp_code(expression) -%}
+    upper(regexp_replace(regexp_replace(trim({{ expression }}), '\s+', '', 'g'), '[-_\\]', '/', 'g'))
+{%- endmacro %}
+
+{#- Only rows of accepted batches (see orchestration/rules.py). -#}
+{% macro accepted_batches(column='batch_id') -%}
+    {{ column }} in (select batch_id from {{ source('raw', 'load_batches') }} where status = 'accepted')
+{%- endmacro %}

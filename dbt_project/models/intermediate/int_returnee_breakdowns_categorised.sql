@@ -1,1 +1,0 @@
-{{ categorise_breakdowns('returnee') }}

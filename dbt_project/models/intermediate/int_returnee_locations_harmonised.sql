@@ -1,1 +1,0 @@
-{{ harmonise_locations('returnee') }}

@@ -1,1 +1,0 @@
-{{ stg_master_list_breakdowns('dtm_idp_master_list', ['origin', 'shelter', 'period']) }}

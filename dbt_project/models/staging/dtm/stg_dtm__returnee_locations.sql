@@ -1,1 +1,0 @@
-{{ stg_master_list_locations('dtm_returnee_master_list') }}

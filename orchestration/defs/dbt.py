@@ -1,0 +1,55 @@
+"""dbt models as Dagster assets: staging → intermediate → marts, sources mapped onto raw."""
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from orchestration.defs.dbt_project import dbt_project
+from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME, WAREHOUSE_POOL, run_round_partitions
+from orchestration.defs.resources import WarehouseResource
+from orchestration.rounds import dbt_vars_for_partitions
+
+# The dbt of this environment, so a run works from a venv that is not activated.
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+
+
+class LayerTranslator(DagsterDbtTranslator):
+    """Groups by layer (staging, intermediate, marts, reference); sources keep the key
+    [source, table] = ["raw", ...] the ingest assets produce, so the graph is one piece."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "reference"
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else "dbt"
+
+
+# The marts hold every round, so the dbt models are not partitioned: per-round partitions of
+# ~40 models would write thousands of events a backfill (most of a whole-history run's time).
+# Which rounds the incremental facts rebuild comes from the run's partition tags instead.
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=LayerTranslator(),
+    pool=WAREHOUSE_POOL,
+)
+def dtm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    # dbt finds the working file through its profile; point it at this run's warehouse.
+    os.environ["DTM_WAREHOUSE_PATH"] = str(warehouse.database)
+    ordered = context.instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME)
+    rounds = run_round_partitions(context.run.tags, ordered)
+    context.log.info(f"dbt build for {len(rounds) or 'all'} round partition(s)")
+    dbt_vars = dbt_vars_for_partitions(rounds)
+    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+
+
+defs = dg.Definitions(
+    assets=[dtm_dbt_models],
+    resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)},
+)

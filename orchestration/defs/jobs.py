@@ -1,0 +1,57 @@
+"""Jobs and the schedules that run them: loading rounds (ingest → dbt), publishing the latest
+round, and the daily freshness check."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.defs.freshness import round_freshness
+from orchestration.defs.publish import PUBLICATION
+
+
+def _baghdad_schedule(name: str, job, cron: str, description: str) -> dg.ScheduleDefinition:
+    """A schedule on the operation's clock (Baghdad time), on from the start."""
+    return dg.ScheduleDefinition(
+        name=name,
+        job=job,
+        cron_schedule=cron,
+        execution_timezone="Asia/Baghdad",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=description,
+    )
+
+
+rounds_job = dg.define_asset_job(
+    "load_rounds",
+    selection=dg.AssetSelection.groups("raw", "reference", "staging", "intermediate", "marts"),
+    description="Ingest the landing files of the selected rounds and build every dbt model. "
+    "A range of rounds runs as one run: dbt is called once, not once a round.",
+)
+
+publish_job = dg.define_asset_job(
+    "publish_round",
+    selection=[PUBLICATION],
+    description="Publish the latest round that passed every gate: dtm_latest.duckdb and the round's files.",
+)
+monthly_publication = _baghdad_schedule(
+    "monthly_publication",
+    publish_job,
+    "0 6 1 * *",
+    "On the 1st of every month at 06:00 Baghdad time, publish the latest round that passed every gate.",
+)
+
+freshness_job = dg.define_asset_job(
+    "check_round_freshness",
+    selection=dg.AssetSelection.checks(round_freshness),
+    description="Check that a round file arrived within DTM's cadence of the period.",
+)
+daily_freshness = _baghdad_schedule(
+    "daily_round_freshness",
+    freshness_job,
+    "0 7 * * *",
+    "Every day at 07:00 Baghdad time, check the freshness of the landing folder's rounds.",
+)
+
+defs = dg.Definitions(
+    jobs=[rounds_job, publish_job, freshness_job], schedules=[monthly_publication, daily_freshness]
+)

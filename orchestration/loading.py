@@ -1,0 +1,230 @@
+"""Loading a run's rounds: landing files → raw batches → quality gates → sense checks.
+
+Plain functions, no Dagster: the ingest asset (orchestration/defs/ingest.py) calls `load_rounds`
+and builds its materializations and check results from the report it returns; bench/ and tests
+read the same report.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import duckdb
+
+from orchestration import landing, retention
+from orchestration.field_files import FieldRead, cluster_batches, ki_batches, read_field_file
+from orchestration.informants import resolve_secret
+from orchestration.quality.gate import GateOutcome, gate_pending
+from orchestration.quality.sense_checks import Finding, record_findings, sense_check
+from orchestration.readers.cluster_sheets import ClusterWorkbook
+from orchestration.readers.round_files import RejectedFile, RoundFile, read_master_list
+from orchestration.rules import accepted_batches_sql, count_sql
+from orchestration.warehouse import (
+    ALL_RAW_TABLES,
+    FIELD_TABLES,
+    MASTER_LIST_TABLES,
+    LoadOutcome,
+    connect,
+    ensure_raw_schema,
+    insert_batch,
+    load_round_file,
+    record_rejection,
+)
+
+# Below this many files, starting worker processes costs more than it saves.
+PARALLEL_FROM_FILES = 4
+
+
+class Log(Protocol):
+    """What the loader reports progress to: Dagster's context.log, or a logging.Logger."""
+
+    def info(self, msg: str) -> None: ...
+
+    def warning(self, msg: str) -> None: ...
+
+
+@dataclass
+class LoadReport:
+    """What a load did, for the UI, the command line, bench/ and tests."""
+
+    partition_keys: list[str]
+    missing: list[str] = field(default_factory=list)  # rounds of the run without a landing file
+    outcomes: list[LoadOutcome] = field(default_factory=list)
+    refused: list[RejectedFile] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+    informant_key_origin: str | None = None
+    retention_blanked: int = 0
+    gates: dict[str, GateOutcome] = field(default_factory=dict)
+    findings: dict[str, list[Finding]] = field(default_factory=dict)
+    # accepted rows per round of the run: master lists (round, locations, households,
+    # individuals) and field families (round, then FIELD_TOTAL_SQL's columns)
+    totals: dict[str, list[tuple]] = field(default_factory=dict)
+
+    @property
+    def gate_seconds(self) -> float:
+        return round(sum(gate.seconds for gate in self.gates.values()), 2)
+
+
+def load_rounds(
+    database: Path, landing_dir: Path, partition_keys: list[str], label: str, log: Log
+) -> LoadReport:
+    """Read every landing file of these rounds and load it as a batch; refuse what cannot be
+    read (file, sheet, row, column) and go on with the other files; then gate every pending
+    batch and run the sense checks. Raises informants.SecretMissing before anything is loaded
+    when a KI file needs a secret that is not set."""
+    keys = sorted(partition_keys)
+    report = LoadReport(keys)
+    files = landing.scan(landing_dir)
+    grouped = landing.by_partition(files)
+    todo = [f for key in keys for f in grouped.get(key, [])]
+    report.missing = sorted(set(keys) - set(grouped))
+    if report.missing:
+        log.warning(f"No landing file for {len(report.missing)} round(s): {', '.join(report.missing[:10])}")
+    field_reads = {f.name: read_field_file(f.path, f.family) for f in landing.field_files(files)}
+    secret = _informant_secret(landing_dir, files, field_reads, report, log)
+    with connect(database) as con:
+        ensure_raw_schema(con)
+        for landing_file in files:
+            if landing_file.round_id is None and landing_file.family not in landing.FIELD_FAMILIES:
+                _refuse(con, report, landing.unassigned_rejection(landing_file), None, None)
+        for done, (landing_file, result) in enumerate(zip(todo, _read_all(todo), strict=True), start=1):
+            if isinstance(result, RejectedFile):
+                error = result.renamed(landing_file.name)
+                _refuse(con, report, error, landing_file.round_id.partition_key, landing_file.list_type)
+                log.warning(f"[{done}/{len(todo)}] refused {error}")
+                continue
+            outcome = load_round_file(con, result, landing_file.name)
+            report.outcomes.append(outcome)
+            log.info(f"[{done}/{len(todo)}] {landing_file.name}: {outcome.rows:,} rows {outcome.status}")
+        _load_field_files(con, files, field_reads, set(keys), secret, report, log)
+        report.retention_blanked = retention.erase_expired(con)
+        if report.retention_blanked:
+            log.info(f"Retention: personal columns of {report.retention_blanked:,} KI report(s) blanked")
+        docs = database.parent / "quality"
+        report.gates = {list_type: gate_pending(con, list_type, docs, label) for list_type in ALL_RAW_TABLES}
+        for gate in report.gates.values():
+            log.info(
+                f"Gate {gate.list_type}: {gate.validated_rows:,} rows in {gate.seconds} s, "
+                f"{len(gate.accepted)} batch(es) accepted, {len(gate.quarantined)} quarantined"
+            )
+        report.findings = {list_type: sense_check(con, list_type, keys) for list_type in MASTER_LIST_TABLES}
+        for list_type, found in report.findings.items():
+            record_findings(con, list_type, keys, found)
+        report.totals = round_totals(con, keys)
+    return report
+
+
+def _refuse(
+    con: duckdb.DuckDBPyConnection,
+    report: LoadReport,
+    error: RejectedFile,
+    partition_key: str | None,
+    list_type: str | None,
+) -> None:
+    record_rejection(con, error, partition_key, list_type)
+    report.refused.append(error)
+
+
+def _read_all(todo: list[landing.LandingFile]) -> Iterator[RoundFile | RejectedFile]:
+    """Read files in order, each once (a file identified by its content was read by the scan);
+    reading is CPU-bound, so a batch of files uses two worker processes (spawned, not forked:
+    forking a process that runs Dagster's threads can deadlock)."""
+    unread = [f.path for f in todo if f.read is None]
+    if len(unread) <= PARALLEL_FROM_FILES:
+        reads: Iterator = map(read_master_list, unread)
+        yield from (f.read or next(reads) for f in todo)
+        return
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        reads = pool.map(read_master_list, unread)
+        yield from (f.read or next(reads) for f in todo)
+
+
+def _informant_secret(
+    landing_dir: Path,
+    files: list[landing.LandingFile],
+    reads: dict[str, FieldRead],
+    report: LoadReport,
+    log: Log,
+) -> str | None:
+    """The informant-key secret, or informants.SecretMissing before anything is loaded."""
+    by_name = {f.name: f for f in files}
+    ki_files = [
+        (name, read.sha256)
+        for name, read in reads.items()
+        if by_name[name].family == "ki_report" and not isinstance(read, RejectedFile)
+    ]
+    if not ki_files:
+        return None
+    secret, report.informant_key_origin = resolve_secret(landing_dir, ki_files)
+    log.info(f"Informant keys: HMAC-SHA256 keyed by {report.informant_key_origin}")
+    return secret
+
+
+def _load_field_files(
+    con: duckdb.DuckDBPyConnection,
+    files: list[landing.LandingFile],
+    reads: dict[str, FieldRead],
+    keys: set[str],
+    secret: str | None,
+    report: LoadReport,
+    log: Log,
+) -> None:
+    """Load the run's rounds' rows of every KI export and cluster workbook; note what waits."""
+    rounds = landing.calendar(files)
+    erased = retention.erased_keys(con)
+    by_name = {f.name: f for f in files}
+    for name, read in reads.items():
+        if isinstance(read, RejectedFile):
+            error = read.renamed(name)
+            _refuse(con, report, error, None, by_name[name].family)
+            log.warning(f"refused {error}")
+            continue
+        if isinstance(read, ClusterWorkbook):
+            found = cluster_batches(read, name, rounds, keys)
+        else:
+            found = ki_batches(read, name, rounds, keys, secret, erased)
+        if found.erased_rows:
+            log.info(f"{name}: {found.erased_rows} report(s) of erased informants not loaded")
+        report.waiting += found.waiting
+        for batch in found.batches:
+            outcome = insert_batch(con, batch)
+            report.outcomes.append(outcome)
+            if outcome.status == "loaded":
+                log.info(f"{name} → {outcome.batch_id}: {outcome.rows:,} rows loaded")
+    for note in report.waiting:
+        log.info(note)
+
+
+# What the UI shows of each table's accepted rows per round (counts only: no personal data).
+TOTAL_SQL = {
+    "idp": f"count(*), sum({count_sql('households')}), sum({count_sql('individuals')})",
+    "returnee": f"count(*), sum({count_sql('households')}), sum({count_sql('individuals')})",
+    "ki_report": "count(*), count(distinct informant_key), count(distinct place_id)",
+    "cluster_project": f"any_value(source_file), count(*), sum({count_sql('budget_usd')})",
+    "cluster_activity": "any_value(source_file), count(*), "
+    "count(*) filter (where lower(trim(headline)) = 'yes')",
+    "cluster_reach": f"any_value(source_file), count(*), sum({count_sql('total')})",
+}
+
+
+def round_totals(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, list[tuple]]:
+    """Each table's accepted rows per round of the run (data rows only: no totals rows)."""
+    return {
+        list_type: con.execute(
+            f"""
+            select partition_key, {TOTAL_SQL[list_type]}
+            from raw.{table}
+            where partition_key in (select unnest(?::varchar[]))
+              {"and row_kind = 'data'" if list_type.startswith("cluster_") else ""}
+              and {accepted_batches_sql()}
+            group by partition_key order by partition_key
+            """,
+            [keys],
+        ).fetchall()
+        for list_type, table in {**MASTER_LIST_TABLES, **FIELD_TABLES}.items()
+    }
