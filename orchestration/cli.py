@@ -1,7 +1,10 @@
 """`dtm`: the warehouse's command line (what `make run` calls).
 
-dtm run               generate the sample if the landing folder is empty, load every round
-                      in one Dagster run (visible in the UI), print a summary
+dtm run               generate the sample if the landing folder is empty, load the rounds whose
+                      files are new or changed and finish what an interrupted run left undone
+                      (visible in the UI), publish, print a summary
+dtm sign-off ROUND    sign off a round held for review (its figures moved beyond a threshold)
+dtm reject ROUND      reject it: its batches are quarantined and the previous round stays published
 dtm generate-sample   write the deterministic sample landing zone
 dtm summary           print the latest round's national figures
 dtm erase-informant   erase every report of one key informant (by phone number or name)
@@ -18,9 +21,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from orchestration import landing, settings
+from orchestration import landing, review, settings, writer_lock
 from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME, partition_range_tags, plan_runs
-from orchestration.warehouse import connect, ensure_raw_schema, known_digests
+from orchestration.publish.publication import choose_round
+from orchestration.publish.warehouse_file import LATEST
+from orchestration.warehouse import connect, ensure_raw_schema, warehouse_status
 
 SUMMARY_SQL = """
 select partition_key, round_number, reporting_date, idps, returnees, idp_locations
@@ -102,7 +107,7 @@ def print_summary() -> None:
             row = con.execute(SUMMARY_SQL).fetchall()
             field = con.execute(FIELD_SUMMARY_SQL).fetchall()[0]
         except duckdb.CatalogException:
-            print("The warehouse has no marts yet: the last run stopped before dbt.")
+            print("The warehouse has no marts yet: no dbt build has finished. `dtm run` builds them.")
             return
         rejected = con.execute(
             "select source_file, reason from raw.file_rejections order by source_file"
@@ -118,6 +123,16 @@ def print_summary() -> None:
     projects, years, reports, rounds = field
     print(f"  HRP projects: {projects} over {years} year(s); KI reports: {reports:,} over {rounds} round(s)")
     print(f"Warehouse: {settings.warehouse_path()}")
+    published = published_round(settings.published_dir())
+    if published:
+        print(f"Published: {published[0]} ({settings.published_dir() / LATEST})")
+    _, withheld, _ = choose_round(settings.warehouse_path())
+    for held in withheld:
+        print(f"  held back: {held.partition_key}: {held.why}")
+        if held.status == review.AWAITING:
+            print(
+                f"    decide with: dtm sign-off {held.partition_key} --by NAME --note TEXT  (or dtm reject …)"
+            )
     for source_file, reason in rejected:
         print(f"  refused: {source_file}: {reason}")
 
@@ -162,7 +177,7 @@ def erase_expired(days: int | None) -> int:
 
     with connect(settings.warehouse_path()) as con:
         ensure_raw_schema(con)
-        count = blank(con, days=days)
+        count = blank(con, days=days, log_empty=True)
     print(f"Personal data of {count} KI report(s) held over {days or retention_days()} days blanked.")
     return 0
 
@@ -172,8 +187,20 @@ def main(argv: list[str] | None = None) -> int:
         prog="dtm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="load the rounds whose files are new or changed (sample if empty)")
-    run.add_argument("--all", action="store_true", help="reload every round of the landing folder")
+    run_command = commands.add_parser(
+        "run", help="load the rounds whose files are new or changed (sample if empty), publish"
+    )
+    run_command.add_argument("--all", action="store_true", help="reload every round of the landing folder")
+    run_command.add_argument(
+        "--no-wait", action="store_true", help="stop at once if another run is writing the warehouse"
+    )
+    for name, verb in (("sign-off", "sign off"), ("reject", "reject")):
+        decide = commands.add_parser(name, help=f"{verb} a round held for review")
+        decide.add_argument(
+            "round", help="the round: its partition key (IRQ-conflict-R134-2024-12) or number"
+        )
+        decide.add_argument("--by", required=True, help="who decides (recorded with the decision)")
+        decide.add_argument("--note", required=True, help="why (recorded with the decision)")
     sample = commands.add_parser("generate-sample", help="write the sample landing zone")
     sample.add_argument("--landing", type=Path, default=None)
     commands.add_parser("summary", help="print the latest round's national figures")
@@ -197,23 +224,113 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "summary":
         print_summary()
         return 0
+    if args.command in ("sign-off", "reject"):
+        decision = review.SIGNED_OFF if args.command == "sign-off" else review.REJECTED
+        return _locked(lambda: decide_round(args.round, decision, args.by, args.note), wait=True)
+    return _locked(lambda: run(args.all), wait=not args.no_wait)
+
+
+def _locked(work, *, wait: bool) -> int:
+    """Run a command that writes the warehouse as its only writer (see writer_lock)."""
+    try:
+        with writer_lock.hold(settings.warehouse_path(), wait=wait, say=lambda text: print(text, flush=True)):
+            return work()
+    except writer_lock.WarehouseBusy as busy:
+        print(busy, file=sys.stderr)
+        return 3
+
+
+def run(everything: bool) -> int:
+    """Load what is new, finish what an interrupted run left undone, publish."""
     landing_dir = settings.landing_dir()
     if not landing_dir.exists() or not any(landing_dir.iterdir()):
         generate_sample(landing_dir)
     from orchestration.definitions import defs
 
     files = landing.scan(landing_dir)
-    wanted = None if args.all else landing.pending_partitions(files, known_digests(settings.warehouse_path()))
-    if wanted == []:
-        print(f"Every file in {landing_dir} is already loaded (dtm run --all reloads them).")
-        print_summary()
-        return 0
+    status = warehouse_status(settings.warehouse_path())
+    if status.unfinished_rounds:
+        print(
+            f"Finishing what an interrupted run left undone: {len(status.unfinished_rounds)} round(s) "
+            "loaded but not yet gated or built",
+            flush=True,
+        )
+    wanted = (
+        None
+        if everything
+        else sorted(
+            set(landing.pending_partitions(files, status.known_files)) | set(status.unfinished_rounds)
+        )
+    )
     instance = dg.DagsterInstance.get()
+    if wanted == []:
+        if publication_is_current():
+            print(
+                f"Every file in {landing_dir} is already loaded and published (dtm run --all reloads them)."
+            )
+            print_summary()
+            return 0
+        print("Every file is loaded, but the publication is behind the warehouse: publishing.", flush=True)
+        ok = publish(defs, instance).success
+        print_summary()
+        return 0 if ok else 1
     result = load_rounds(defs, instance, files, wanted)
     if result is not None and result.success:
         publish(defs, instance)
     print_summary()
     return 0 if result is not None and result.success else 1
+
+
+def published_round(published_dir: Path) -> tuple[str, object] | None:
+    """The round dtm_latest.duckdb publishes and when (UTC), or None."""
+    latest = published_dir / LATEST
+    if not latest.exists():
+        return None
+    with duckdb.connect(str(latest), read_only=True) as con:
+        con.execute("set TimeZone = 'UTC'")
+        key, at = con.execute("select partition_key, published_at from marts.publication_info").fetchall()[0]
+    return key, at.replace(tzinfo=None)
+
+
+def publication_is_current() -> bool:
+    """The published file is the round a publication would take now, published after the last
+    change dbt built, with its folder whole."""
+    published = published_round(settings.published_dir())
+    candidate, _, _ = choose_round(settings.warehouse_path())
+    if published is None or candidate is None:
+        return candidate is None
+    with connect(settings.warehouse_path(), read_only=True) as con:
+        mark = con.execute("select max(mark) from raw.pipeline_state").fetchall()[0][0]
+    folder = settings.published_dir() / "rounds" / published[0]
+    return (
+        published[0] == candidate
+        and (mark is None or published[1] >= mark)
+        and (folder / "datapackage.json").exists()
+    )
+
+
+def decide_round(round_text: str, decision: str, by: str, note: str) -> int:
+    """Record a sign-off or a rejection, rebuild a rejected round's marts, publish."""
+    from orchestration.definitions import defs
+
+    with connect(settings.warehouse_path()) as con:
+        ensure_raw_schema(con)
+        try:
+            decided = review.decide(con, round_text, decision, by, note)
+        except review.ReviewError as error:
+            print(error, file=sys.stderr)
+            return 2
+    verb = "signed off" if decision == review.SIGNED_OFF else "rejected (its batches are quarantined)"
+    print(f"{decided.partition_key} {verb} by {decided.decided_by} at {decided.at:%Y-%m-%d %H:%M} UTC.")
+    instance = dg.DagsterInstance.get()
+    if decision == review.REJECTED:
+        files = landing.scan(settings.landing_dir())
+        result = load_rounds(defs, instance, files, [decided.partition_key])
+        if result is None or not result.success:
+            return 1
+    ok = publish(defs, instance).success
+    print_summary()
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

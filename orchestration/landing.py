@@ -144,9 +144,12 @@ def touched_partitions(changed: list[LandingFile], files: list[LandingFile]) -> 
     return touched
 
 
-def pending_partitions(files: list[LandingFile], known_digests: set[str]) -> list[str]:
-    """Rounds with a file whose bytes the warehouse has not seen (loaded or refused)."""
-    return sorted(touched_partitions([f for f in files if fingerprint(f) not in known_digests], files))
+def pending_partitions(files: list[LandingFile], known_files: set[tuple[str, str]]) -> list[str]:
+    """Rounds with a file the warehouse has not seen under that name with those bytes (loaded or
+    refused): a byte copy of an earlier round's file under a new name is new, and is refused
+    when it loads, naming both files."""
+    new = [f for f in files if (f.name, fingerprint(f)) not in known_files]
+    return sorted(touched_partitions(new, files))
 
 
 def field_partitions(landing_file: LandingFile, rounds: RoundCalendar) -> set[str]:

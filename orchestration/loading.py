@@ -16,7 +16,7 @@ from typing import Protocol
 
 import duckdb
 
-from orchestration import landing, retention
+from orchestration import landing, retention, review, writer_lock
 from orchestration.field_files import FieldRead, cluster_batches, ki_batches, read_field_file
 from orchestration.informants import resolve_secret
 from orchestration.quality.gate import GateOutcome, gate_pending
@@ -34,6 +34,7 @@ from orchestration.warehouse import (
     insert_batch,
     load_round_file,
     record_rejection,
+    same_bytes_elsewhere,
 )
 
 # Below this many files, starting worker processes costs more than it saves.
@@ -64,6 +65,7 @@ class LoadReport:
     # accepted rows per round of the run: master lists (round, locations, households,
     # individuals) and field families (round, then FIELD_TOTAL_SQL's columns)
     totals: dict[str, list[tuple]] = field(default_factory=dict)
+    sign_off: review.Review | None = None  # the publication candidate's review, if it has one
 
     @property
     def gate_seconds(self) -> float:
@@ -87,7 +89,7 @@ def load_rounds(
         log.warning(f"No landing file for {len(report.missing)} round(s): {', '.join(report.missing[:10])}")
     field_reads = {f.name: read_field_file(f.path, f.family) for f in landing.field_files(files)}
     secret = _informant_secret(landing_dir, files, field_reads, report, log)
-    with connect(database) as con:
+    with writer_lock.hold(database, say=log.info), connect(database) as con:
         ensure_raw_schema(con)
         for landing_file in files:
             if landing_file.round_id is None and landing_file.family not in landing.FIELD_FAMILIES:
@@ -95,6 +97,16 @@ def load_rounds(
         for done, (landing_file, result) in enumerate(zip(todo, _read_all(todo), strict=True), start=1):
             if isinstance(result, RejectedFile):
                 error = result.renamed(landing_file.name)
+                _refuse(con, report, error, landing_file.round_id.partition_key, landing_file.list_type)
+                log.warning(f"[{done}/{len(todo)}] refused {error}")
+                continue
+            if copied := same_bytes_elsewhere(con, result.sha256, landing_file.round_id.partition_key):
+                error = RejectedFile(
+                    landing_file.name,
+                    f"the same bytes as {copied[0]} ({copied[1]}), already loaded: a copy of another "
+                    "round's file under this round's name, not this round's own list",
+                    sha256=result.sha256,
+                )
                 _refuse(con, report, error, landing_file.round_id.partition_key, landing_file.list_type)
                 log.warning(f"[{done}/{len(todo)}] refused {error}")
                 continue
@@ -115,6 +127,14 @@ def load_rounds(
         report.findings = {list_type: sense_check(con, list_type, keys) for list_type in MASTER_LIST_TABLES}
         for list_type, found in report.findings.items():
             record_findings(con, list_type, keys, found)
+        found = [f for findings in report.findings.values() for f in findings]
+        report.sign_off = review.hold_if_doubtful(con, keys, found)
+        if report.sign_off is not None and report.sign_off.status == review.AWAITING:
+            key = report.sign_off.partition_key
+            log.warning(
+                f"{key} awaits sign-off before it is published: {report.sign_off.reasons}. Decide with "
+                f"`dtm sign-off {key} --by NAME --note TEXT` or `dtm reject …` (or the review_round job)."
+            )
         report.totals = round_totals(con, keys)
     return report
 

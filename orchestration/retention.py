@@ -28,9 +28,15 @@ def retention_days() -> int:
 
 
 def erase_expired(
-    con: duckdb.DuckDBPyConnection, now: datetime | None = None, days: int | None = None
+    con: duckdb.DuckDBPyConnection,
+    now: datetime | None = None,
+    days: int | None = None,
+    *,
+    log_empty: bool = False,
 ) -> int:
-    """Blank the personal columns of reports loaded more than `days` ago; rows blanked."""
+    """Blank the personal columns of reports loaded more than `days` ago; rows blanked. A pass
+    that blanks something is logged in raw.retention_runs (an empty one only when asked, by the
+    command: a load that finds nothing expired changes nothing)."""
     now = now or datetime.now(UTC).replace(tzinfo=None)
     days = retention_days() if days is None else days
     cutoff = now - timedelta(days=days)
@@ -41,7 +47,8 @@ def erase_expired(
     if count:
         blanks = ", ".join(f"{c} = null" for c in PERSONAL_COLUMNS)
         con.execute(f"update {TABLE} set {blanks} where ingested_at < ? and ({holding})", [cutoff])
-    con.execute("insert into raw.retention_runs values (?, ?, ?, ?)", [now, days, cutoff, count])
+    if count or log_empty:
+        con.execute("insert into raw.retention_runs values (?, ?, ?, ?)", [now, days, cutoff, count])
     return count
 
 

@@ -128,8 +128,23 @@ create table if not exists raw.sense_check_findings (
     previous_value bigint,
     current_value bigint,
     threshold double,
+    severity varchar,                  -- hold (waits for sign-off) | warning
     description varchar,
     checked_at timestamp not null
+);
+create table if not exists raw.pipeline_state (
+    name varchar primary key,          -- dbt_built_through: the batch-status mark dbt last built
+    mark timestamp not null
+);
+create table if not exists raw.round_reviews (
+    partition_key varchar not null,
+    status varchar not null,           -- awaiting_sign_off | signed_off | rejected | cleared
+    batch_ids varchar[] not null,      -- the master-list batches the review is about
+    reasons varchar,
+    figures json,                      -- what the reviewer saw: the findings, with their figures
+    decided_by varchar,
+    note varchar,
+    recorded_at timestamp not null
 );
 """
 
@@ -150,6 +165,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_DDL)
     con.execute("alter table raw.load_batches add column if not exists series varchar")
     con.execute("alter table raw.load_batches add column if not exists has_totals_row boolean")
+    con.execute("alter table raw.sense_check_findings add column if not exists severity varchar")
     for list_type, table in ALL_RAW_TABLES.items():
         columns = {
             **PROVENANCE_COLUMNS,
@@ -297,12 +313,25 @@ def load_round_file(con: duckdb.DuckDBPyConnection, round_file: RoundFile, sourc
     )
 
 
+def same_bytes_elsewhere(
+    con: duckdb.DuckDBPyConnection, sha256: str, partition_key: str
+) -> tuple[str, str] | None:
+    """The file and round of an earlier batch with exactly these bytes in another round."""
+    rows = con.execute(
+        "select source_file, partition_key from raw.load_batches where source_sha256 = ? "
+        "and partition_key <> ? order by loaded_at limit 1",
+        [sha256, partition_key],
+    ).fetchall()
+    return rows[0] if rows else None
+
+
 def record_rejection(
     con: duckdb.DuckDBPyConnection, error: RejectedFile, partition_key: str | None, list_type: str | None
 ) -> None:
     """A refused file, by its name in the landing folder and its sha256 (error.file, error.sha256)."""
     con.execute(
-        "insert or replace into raw.file_rejections values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        # The first refusal of these bytes stands: refusing them again changes nothing.
+        "insert into raw.file_rejections values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
         [
             error.file,
             error.sha256,
@@ -317,23 +346,52 @@ def record_rejection(
     )
 
 
-def known_digests(path: Path) -> set[str]:
-    """sha256 of every file the warehouse has loaded or refused (empty if there is no warehouse)."""
+def change_mark(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """The latest change of any batch's status: what a dbt build has to have seen."""
+    return con.execute("select max(status_changed_at) from raw.load_batches").fetchall()[0][0]
+
+
+def record_build(con: duckdb.DuckDBPyConnection, mark: datetime | None) -> None:
+    """dbt built every batch change up to `mark` (written after a successful build only)."""
+    if mark is not None:
+        con.execute("insert or replace into raw.pipeline_state values ('dbt_built_through', ?)", [mark])
+
+
+def unfinished_rounds(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Rounds an interrupted run left undone: batches still pending (not gated) or changed since
+    the last successful dbt build (not in the marts yet)."""
+    return [
+        row[0]
+        for row in con.execute(
+            """
+            select distinct partition_key from raw.load_batches
+            where status = 'pending'
+               or status_changed_at > coalesce(
+                    (select mark from raw.pipeline_state where name = 'dbt_built_through'),
+                    timestamp '-infinity')
+            order by 1
+            """
+        ).fetchall()
+    ]
+
+
+@dataclass(frozen=True)
+class WarehouseStatus:
+    known_files: set[tuple[str, str]]  # (landing name, sha256) of every file loaded or refused
+    unfinished_rounds: list[str]  # what an interrupted run left undone (see unfinished_rounds)
+
+
+def warehouse_status(path: Path) -> WarehouseStatus:
+    """What `dtm run` must do besides loading new files (empty when there is no warehouse)."""
     if not path.exists():
-        return set()
-    with connect(path, read_only=True) as con:
-        tables = {
-            row[0]
-            for row in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'raw'"
+        return WarehouseStatus(set(), [])
+    with connect(path) as con:
+        ensure_raw_schema(con)
+        known = {
+            (name, digest)
+            for name, digest in con.execute(
+                "select source_file, source_sha256 from raw.load_batches "
+                "union select source_file, source_sha256 from raw.file_rejections"
             ).fetchall()
         }
-        if not {"load_batches", "file_rejections"} <= tables:
-            return set()
-        return {
-            row[0]
-            for row in con.execute(
-                "select source_sha256 from raw.load_batches "
-                "union select source_sha256 from raw.file_rejections"
-            ).fetchall()
-        }
+        return WarehouseStatus(known, unfinished_rounds(con))

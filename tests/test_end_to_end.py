@@ -18,7 +18,7 @@ from orchestration.definitions import build_definitions
 from orchestration.defs.resources import WarehouseResource
 from orchestration.reference import governorates
 from orchestration.sample import generator
-from orchestration.warehouse import known_digests
+from orchestration.warehouse import warehouse_status
 
 # Round 42 (the peak), the two Round 48s with Round 46 between, Round 88 (XLSX, the appeal's
 # figures), 112 (XLSX, file dated a day after the API), 119 (Households), 134 (renamed).
@@ -250,7 +250,7 @@ def test_reloading_changes_nothing_and_a_reissue_replaces_its_round(loaded):
     book.save(path)
     individuals = first[header.index("Individuals")]
     files = landing.scan(loaded["landing"])
-    assert landing.pending_partitions(files, known_digests(loaded["database"])) == [
+    assert landing.pending_partitions(files, warehouse_status(loaded["database"]).known_files) == [
         "IRQ-conflict-R088-2018-01"
     ]
     reissue = load_rounds(loaded["defs"], loaded["instance"], files, ["IRQ-conflict-R088-2018-01"])

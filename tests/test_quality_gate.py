@@ -72,6 +72,9 @@ BREAKERS = {
     ("expect_column_values_to_be_in_set", "district_known"): lambda f: _break(f, "district_known", False),
     ("expect_column_values_to_be_between", "latitude"): lambda f: _break(f, "latitude", 51.5),
     ("expect_column_values_to_be_between", "longitude"): lambda f: _break(f, "longitude", -0.1),
+    ("expect_column_values_to_be_in_set", "totals_row_missing"): lambda f: _break(
+        f, "totals_row_missing", True
+    ),
 }
 
 
@@ -164,8 +167,14 @@ def test_sense_checks_flag_large_moves_against_the_previous_round(tmp_path):
     assert {f.previous_partition_key for f in findings} == {earlier.partition_key}
     limits = thresholds("idp")
     for f in findings:
+        limit = limits[f.check_name]
+        assert (f.threshold, f.severity) == (limit.threshold, limit.severity)
         if f.check_name.endswith("change_share"):
-            assert abs(f.current_value - f.previous_value) / f.previous_value > limits[f.check_name][0]
+            assert abs(f.current_value - f.previous_value) / f.previous_value > limit.threshold
+        elif f.check_name.endswith("drop_share") or f.check_name.endswith("loss_share"):
+            assert (f.previous_value - f.current_value) / f.previous_value > limit.threshold
         else:
-            assert max(f.current_value, f.previous_value) > limits[f.check_name][0]
+            assert max(f.current_value, f.previous_value) > limit.threshold
+    # A national move of this size holds the round for sign-off if it would be published.
+    assert any(f.severity == "hold" for f in findings if f.check_name == "national_change_share")
     assert sense_check(con, "idp", [earlier.partition_key]) == []  # no previous round

@@ -10,6 +10,15 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- A pre-hook of the incremental facts: the run's rounds are emptied first, so a round whose
+    batches were all quarantined or rejected leaves the facts (delete+insert alone deletes only
+    the rounds the new rows hold). -#}
+{% macro clear_run_rounds(column='partition_key') -%}
+    {%- if is_incremental() and var('round_partitions', []) | length > 0 -%}
+        delete from {{ this }} where {{ tested_rounds_condition(column) }}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- Tests of whole-history models check only the run's rounds when it names them (a new round
     does not re-test every earlier round); a plain `dbt build` tests everything. -#}
 {% macro tested_rounds_condition(column='partition_key') -%}

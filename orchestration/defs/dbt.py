@@ -10,10 +10,12 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from orchestration import writer_lock
 from orchestration.defs.dbt_project import dbt_project
 from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME, WAREHOUSE_POOL, run_round_partitions
 from orchestration.defs.resources import WarehouseResource
-from orchestration.rounds import dbt_vars_for_partitions
+from orchestration.rounds import dbt_vars_for_partitions, sort_partition_keys
+from orchestration.warehouse import change_mark, connect, ensure_raw_schema, record_build, unfinished_rounds
 
 # The dbt of this environment, so a run works from a venv that is not activated.
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
@@ -42,11 +44,26 @@ class LayerTranslator(DagsterDbtTranslator):
 def dtm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     # dbt finds the working file through its profile; point it at this run's warehouse.
     os.environ["DTM_WAREHOUSE_PATH"] = str(warehouse.database)
-    ordered = context.instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME)
-    rounds = run_round_partitions(context.run.tags, ordered)
-    context.log.info(f"dbt build for {len(rounds) or 'all'} round partition(s)")
-    dbt_vars = dbt_vars_for_partitions(rounds)
-    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+    with writer_lock.hold(warehouse.database, say=context.log.info):
+        with connect(warehouse.database) as con:
+            ensure_raw_schema(con)
+            mark = change_mark(con)
+            # Rounds an interrupted run loaded but never built join this build: every dbt run
+            # heals what a killed one left.
+            undone = unfinished_rounds(con)
+        ordered = context.instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME)
+        rounds = run_round_partitions(context.run.tags, ordered)
+        if rounds and (extra := sorted(set(undone) - set(rounds))):
+            context.log.info(
+                f"Also building {len(extra)} round(s) an interrupted run left: {', '.join(extra[:5])}"
+            )
+            rounds = sort_partition_keys([*rounds, *extra])
+        context.log.info(f"dbt build for {len(rounds) or 'all'} round partition(s)")
+        dbt_vars = dbt_vars_for_partitions(rounds)
+        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+        # Only a build that finished records what it has seen.
+        with connect(warehouse.database) as con:
+            record_build(con, mark)
 
 
 defs = dg.Definitions(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -56,13 +58,34 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+@dataclass(frozen=True)
+class Withheld:
+    """A round kept out of a publication, and why."""
+
+    partition_key: str
+    status: str  # awaiting_sign_off | rejected
+    reasons: str
+    decided_by: str | None = None
+    note: str | None = None
+
+    @property
+    def why(self) -> str:
+        if self.status == "rejected":
+            return f"rejected at sign-off by {self.decided_by} ({self.note}); it moved: {self.reasons}"
+        return f"awaiting sign-off: {self.reasons}"
+
+
 def publish_warehouse(
     working: Path,
     published_dir: Path,
     partition_key: str,
     descriptions: dict[str, tuple[str, dict[str, str]]],
+    withheld: Sequence[Withheld] = (),
+    sign_off=None,
 ) -> Path:
-    """Write the marts to rounds/<partition>.duckdb, then point dtm_latest.duckdb at it."""
+    """Write the marts to rounds/<partition>.duckdb, then point dtm_latest.duckdb at it. Rows of
+    withheld rounds are left out; publication_info says which round this is, who signed it off
+    if it was reviewed, and which newer rounds were held back and why."""
     rounds_dir = published_dir / "rounds"
     rounds_dir.mkdir(parents=True, exist_ok=True)
     target = rounds_dir / f"{partition_key}.duckdb"
@@ -81,9 +104,17 @@ def publish_warehouse(
                 [PUBLISHED_SCHEMA],
             ).fetchall()
         ]
+        held = [w.partition_key for w in withheld]
         for table in tables:
             name = f"published.{PUBLISHED_SCHEMA}.{table}"
-            con.execute(f"create table {name} as select * from working.{PUBLISHED_SCHEMA}.{table}")
+            source = f"working.{PUBLISHED_SCHEMA}.{table}"
+            columns = {r[0] for r in con.execute(f"select column_name from (describe {source})").fetchall()}
+            keep = (
+                "where partition_key not in (select unnest(?::varchar[]))"
+                if "partition_key" in columns
+                else ""
+            )
+            con.execute(f"create table {name} as select * from {source} {keep}", [held] if keep else [])
             description, columns = descriptions.get(table, ("", {}))
             if description:
                 con.execute(f"comment on table {name} is {_quote(description)}")
@@ -93,12 +124,24 @@ def publish_warehouse(
         # What a BI user asks first: which round is this, and when was it published?
         con.execute(
             f"create table published.{PUBLISHED_SCHEMA}.publication_info as "
-            "select ? as partition_key, current_timestamp as published_at, ? as storage_version",
-            [partition_key, STORAGE_VERSION],
+            "select ? as partition_key, current_timestamp as published_at, ? as storage_version, "
+            "?::varchar as review_status, ?::varchar as signed_off_by, ?::timestamp as signed_off_at, "
+            "?::varchar as sign_off_note, ?::varchar as sign_off_figures, ?::varchar as withheld_rounds",
+            [
+                partition_key,
+                STORAGE_VERSION,
+                sign_off.status if sign_off else None,
+                sign_off.decided_by if sign_off else None,
+                sign_off.at if sign_off else None,
+                sign_off.note if sign_off else None,
+                sign_off.reasons if sign_off else None,
+                "; ".join(f"{w.partition_key}: {w.why}" for w in withheld) or None,
+            ],
         )
         con.execute(
             f"comment on table published.{PUBLISHED_SCHEMA}.publication_info is "
-            "'The round this file publishes and when it was published.'"
+            "'The round this file publishes and when; who signed it off where its figures moved "
+            "beyond a threshold (and the moves they saw); newer rounds held back and why.'"
         )
         con.execute("detach published")
         con.execute("detach working")

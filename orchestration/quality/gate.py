@@ -186,8 +186,16 @@ def gate_pending(
             errors[failure.batch_id].append(failure)
     outcome.quarantined = sorted(errors)
     outcome.accepted = [b for b in pending if b not in errors]
-    record_failures(con, outcome.failures)
-    settle(con, outcome.accepted, {b: _reason(errors[b]) for b in outcome.quarantined})
+    # One transaction: a run killed here leaves every batch pending and no failure recorded, so
+    # the next run gates them again and records each failure once.
+    con.execute("begin transaction")
+    try:
+        record_failures(con, outcome.failures)
+        settle(con, outcome.accepted, {b: _reason(errors[b]) for b in outcome.quarantined})
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
     if docs_dir is not None:
         partitions = sorted({b.split("/")[0] for b in pending})
         outcome.data_docs = write_data_docs(result, outcome, partitions, docs_dir, label)

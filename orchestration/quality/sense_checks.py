@@ -1,6 +1,8 @@
-"""Round-over-round sense checks (warnings, never blocking): a governorate or the nation moving
-more than a set share since the previous round by reporting date, and large locations that
-appear or vanish. Thresholds live in one table (seed config/sense_check_thresholds.csv)."""
+"""Round-over-round sense checks: the nation or a governorate moving more than a set share since
+the previous round by reporting date, the location count falling, large locations appearing or
+vanishing. Thresholds and severities live in one table (seed config/sense_check_thresholds.csv):
+a `hold` finding on the round that would become the publication waits for a person's sign-off
+(orchestration/review.py); `warning` findings are recorded and shown."""
 
 from __future__ import annotations
 
@@ -17,7 +19,15 @@ INDIVIDUALS = count_sql("r.individuals")
 
 
 @dataclass(frozen=True)
+class Limit:
+    threshold: float
+    severity: str  # hold | warning
+    description: str
+
+
+@dataclass(frozen=True)
 class Finding:
+    list_type: str
     check_name: str
     partition_key: str
     previous_partition_key: str
@@ -25,12 +35,13 @@ class Finding:
     previous_value: int
     current_value: int
     threshold: float
+    severity: str  # hold: the round waits for sign-off if it would be published; warning
     description: str
 
 
-def thresholds(list_type: str) -> dict[str, tuple[float, str]]:
+def thresholds(list_type: str) -> dict[str, Limit]:
     return {
-        row["check_name"]: (float(row["threshold"]), row["description"])
+        row["check_name"]: Limit(float(row["threshold"]), row["severity"], row["description"])
         for row in read_seed("config/sense_check_thresholds.csv")
         if row["list_type"] == list_type
     }
@@ -66,12 +77,44 @@ def sense_check(con: duckdb.DuckDBPyConnection, list_type: str, partition_keys: 
     ).fetchall()
     findings: list[Finding] = []
     for current, previous in pairs:
-        findings += _area_changes(con, current, previous, limits)
-        findings += _locations(con, current, previous, limits)
-    return findings
+        found = _area_changes(con, current, previous) + _location_count(con, current, previous)
+        found += _locations(con, current, previous, limits)
+        for check, subject, before, after in found:
+            limit = limits[check]
+            findings.append(
+                Finding(
+                    list_type,
+                    check,
+                    current,
+                    previous,
+                    subject,
+                    int(before),
+                    int(after),
+                    limit.threshold,
+                    limit.severity,
+                    limit.description,
+                )
+            )
+    return [f for f in findings if _beyond(f)]
 
 
-def _area_changes(con, current: str, previous: str, limits) -> list[Finding]:
+def _beyond(finding: Finding) -> bool:
+    """Whether a measured move passes its threshold (the location checks are selected by it)."""
+    before, after, limit = finding.previous_value, finding.current_value, finding.threshold
+    if finding.check_name in ("location_appeared", "location_vanished"):
+        return True
+    if not before:
+        return False
+    if finding.check_name in ("national_change_share", "governorate_change_share"):
+        return abs(after - before) / before > limit
+    # governorate_loss_share, location_count_drop_share: only a fall counts
+    return (before - after) / before > limit
+
+
+Measure = tuple[str, str, int, int]  # check, subject, previous value, current value
+
+
+def _area_changes(con, current: str, previous: str) -> list[Measure]:
     rows = con.execute(
         """
         with totals as (
@@ -87,64 +130,87 @@ def _area_changes(con, current: str, previous: str, limits) -> list[Finding]:
         """,
         [current, previous, current, previous, current, previous],
     ).fetchall()
-    findings = []
+    measures: list[Measure] = []
     for area, before, after in rows:
-        check = "national_change_share" if area == "national" else "governorate_change_share"
-        limit, description = limits[check]
-        if before and abs(after - before) / before > limit:
-            findings.append(
-                Finding(check, current, previous, area, int(before), int(after), limit, description)
-            )
-    return findings
+        if area == "national":
+            measures.append(("national_change_share", area, before, after))
+        else:
+            measures += [
+                ("governorate_change_share", area, before, after),
+                ("governorate_loss_share", area, before, after),
+            ]
+    return measures
 
 
-def _locations(con, current: str, previous: str, limits) -> list[Finding]:
-    findings = []
+def _location_count(con, current: str, previous: str) -> list[Measure]:
+    counts = dict(
+        con.execute(
+            "select partition_key, count(distinct location_id) from sense_rows "
+            "where partition_key in (?, ?) group by all",
+            [current, previous],
+        ).fetchall()
+    )
+    return [("location_count_drop_share", "locations", counts.get(previous, 0), counts.get(current, 0))]
+
+
+def _locations(con, current: str, previous: str, limits: dict[str, Limit]) -> list[Measure]:
+    measures: list[Measure] = []
     for check, present, absent in (
         ("location_appeared", current, previous),
         ("location_vanished", previous, current),
     ):
-        limit, description = limits[check]
         rows = con.execute(
             """
             select location_id, individuals from sense_rows where partition_key = ? and individuals > ?
               and location_id not in (select location_id from sense_rows where partition_key = ?)
             order by individuals desc
             """,
-            [present, limit, absent],
+            [present, limits[check].threshold, absent],
         ).fetchall()
         for location_id, individuals in rows:
             before, after = (0, individuals) if check == "location_appeared" else (individuals, 0)
-            findings.append(
-                Finding(check, current, previous, location_id, int(before), int(after), limit, description)
-            )
-    return findings
+            measures.append((check, location_id, before, after))
+    return measures
 
 
 def record_findings(
     con: duckdb.DuckDBPyConnection, list_type: str, checked: list[str], findings: list[Finding]
 ) -> None:
-    """Keep the findings of the checked rounds, replacing what an earlier check found for them."""
+    """Keep the findings of the checked rounds, replacing what an earlier check found for them
+    (unless it found the same: checking the same rounds again changes nothing)."""
+    rows = [
+        (
+            f.partition_key,
+            f.previous_partition_key,
+            list_type,
+            f.check_name,
+            f.subject,
+            f.previous_value,
+            f.current_value,
+            f.threshold,
+            f.severity,
+            f.description,
+        )
+        for f in findings
+    ]
+    earlier = con.execute(
+        "select partition_key, previous_partition_key, list_type, check_name, subject, previous_value, "
+        "current_value, threshold, severity, description from raw.sense_check_findings "
+        "where list_type = ? and partition_key in (select unnest(?::varchar[]))",
+        [list_type, checked],
+    ).fetchall()
+    if sorted(earlier, key=str) == sorted(rows, key=str):
+        return
     con.execute(
         "delete from raw.sense_check_findings where list_type = ? "
         "and partition_key in (select unnest(?::varchar[]))",
         [list_type, checked],
     )
-    if findings:
+    if rows:
         con.executemany(
-            "insert into raw.sense_check_findings values (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
-            [
-                (
-                    f.partition_key,
-                    f.previous_partition_key,
-                    list_type,
-                    f.check_name,
-                    f.subject,
-                    f.previous_value,
-                    f.current_value,
-                    f.threshold,
-                    f.description,
-                )
-                for f in findings
-            ],
+            "insert into raw.sense_check_findings by name select ? as partition_key, "
+            "? as previous_partition_key, ? as list_type, ? as check_name, ? as subject, "
+            "? as previous_value, ? as current_value, ? as threshold, ? as severity, ? as description, "
+            "current_timestamp as checked_at",
+            rows,
         )

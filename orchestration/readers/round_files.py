@@ -13,6 +13,7 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -264,7 +265,7 @@ def open_workbook(path: Path) -> CalamineWorkbook:
         try:
             with zipfile.ZipFile(path) as archive:
                 damaged = archive.testzip()
-        except (zipfile.BadZipFile, EOFError, OSError) as error:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
             raise RejectedFile(
                 path.name,
                 f"not a readable workbook: its zip structure is broken ({error}): "

@@ -5,6 +5,11 @@ batches as (
     where status = 'accepted'
 ),
 
+latest_reviews as (
+    select * from {{ ref('stg_raw__round_reviews') }}
+    qualify row_number() over (partition by partition_key order by reviewed_at desc) = 1
+),
+
 rounds as (
     select
         partition_key,
@@ -19,7 +24,7 @@ rounds as (
     group by partition_key
 ),
 
-final as (
+ordered as (
     -- "Previous round" is previous by reporting date (Round 46 sits between the two Round 48s).
     select
         *,
@@ -32,6 +37,17 @@ final as (
             rows between unbounded preceding and 1 preceding
         ) as previous_returnee_partition_key
     from rounds
+),
+
+final as (
+    select
+        ordered.*,
+        latest_reviews.review_status,
+        coalesce(
+            latest_reviews.review_status in ('awaiting_sign_off', 'rejected'), false
+        ) as is_held_for_review
+    from ordered
+    left join latest_reviews on ordered.partition_key = latest_reviews.partition_key
 )
 
 select * from final

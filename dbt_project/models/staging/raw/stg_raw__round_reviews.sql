@@ -1,0 +1,18 @@
+with
+
+source as (
+    select * from {{ source('raw', 'round_reviews') }}
+),
+
+renamed as (
+    select
+        partition_key,
+        status as review_status,
+        reasons as review_reasons,
+        decided_by,
+        note as decision_note,
+        recorded_at as reviewed_at
+    from source
+)
+
+select * from renamed

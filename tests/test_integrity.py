@@ -1,0 +1,163 @@
+"""Nothing doubtful gets in: files cut off are refused, a list without its totals row is
+quarantined, the same bytes under another round's name are refused naming both files, and
+loading the same landing folder again changes no table. Real fixture files, a real DuckDB."""
+
+import logging
+import shutil
+import struct
+import zipfile
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pytest
+
+from orchestration import landing
+from orchestration.loading import load_rounds
+from orchestration.quality.gate import gate_pending
+from orchestration.readers.round_files import RejectedFile, read_round_file
+from orchestration.warehouse import connect, ensure_raw_schema, load_round_file, warehouse_status
+
+R88 = "Round88_Master_List_IDP_2018_01_31_IOM_DTM.csv"
+R109 = "Round109_Master_List_IDP_2019_04_30_IOM_DTM.xlsx"
+LOG = logging.getLogger("test")
+
+
+def cut_csv(fixtures: Path, target: Path, keep: float) -> bytes:
+    """The first `keep` share of a real master list's bytes, as a copy that stopped."""
+    data = (fixtures / R88).read_bytes()
+    target.write_bytes(data[: int(len(data) * keep)])
+    return target.read_bytes()
+
+
+def test_a_csv_cut_in_the_middle_of_a_row_is_refused_naming_the_row(fixtures_dir, tmp_path):
+    path = tmp_path / R88
+    data = cut_csv(fixtures_dir, path, 0.5)
+    assert not data.endswith(b"\n")
+    with pytest.raises(RejectedFile) as refused:
+        read_round_file(path)
+    last_row = data.count(b"\n") + 1
+    assert refused.value.row == last_row
+    assert refused.value.file == R88 and refused.value.column
+    assert "cut off" in refused.value.reason and "no line end" in refused.value.reason
+
+
+def test_a_csv_cut_inside_a_quoted_cell_is_refused(fixtures_dir, tmp_path):
+    text = (fixtures_dir / R88).read_text(encoding="utf-8-sig")
+    totals = text.rstrip("\n").rsplit("\n", 1)[1]
+    cut = text.rindex(totals) + totals.index('"', 5) + 3  # inside a quoted "277,518" of the totals
+    path = tmp_path / R88
+    path.write_text(text[:cut], encoding="utf-8")
+    with pytest.raises(RejectedFile) as refused:
+        read_round_file(path)
+    assert "quote" in refused.value.reason and "cut off" in refused.value.reason
+    assert refused.value.row == text[:cut].count("\n") + 1
+
+
+def test_an_xlsx_sheet_ending_in_a_partial_row_is_refused(fixtures_dir, tmp_path):
+    book = openpyxl.load_workbook(fixtures_dir / R109)
+    sheet = next(s for s in book.worksheets if "DATASET" in s.title.upper())
+    last = sheet.max_row // 2
+    sheet.delete_rows(last + 1, sheet.max_row - last)  # half the rows, the totals row with them
+    for cell in sheet[last][12:]:
+        cell.value = None  # the last row stops after its 12th cell
+    path = tmp_path / R109
+    book.save(path)
+    with pytest.raises(RejectedFile) as refused:
+        read_round_file(path)
+    assert refused.value.row == last and refused.value.sheet == sheet.title
+    assert "cut off" in refused.value.reason
+
+
+def test_an_xlsx_cut_short_or_damaged_is_refused(fixtures_dir, tmp_path):
+    data = (fixtures_dir / R109).read_bytes()
+    short = tmp_path / R109
+    short.write_bytes(data[: len(data) * 3 // 4])
+    with pytest.raises(RejectedFile, match="zip structure is broken"):
+        read_round_file(short)
+    # Same length, one part's bytes changed in transit: its CRC no longer matches.
+    with zipfile.ZipFile(fixtures_dir / R109) as archive:
+        part = max(archive.infolist(), key=lambda info: info.compress_size)
+    damaged = bytearray(data)
+    name_length, extra_length = struct.unpack("<HH", data[part.header_offset + 26 : part.header_offset + 30])
+    start = part.header_offset + 30 + name_length + extra_length
+    middle = start + part.compress_size // 2
+    damaged[middle : middle + 16] = bytes(b ^ 0xFF for b in damaged[middle : middle + 16])
+    broken = tmp_path / "damaged" / R109
+    broken.parent.mkdir()
+    broken.write_bytes(bytes(damaged))
+    with pytest.raises(RejectedFile, match="not a readable workbook"):
+        read_round_file(broken)
+
+
+def test_a_list_cut_at_a_line_end_without_its_totals_row_is_quarantined(fixtures_dir, tmp_path):
+    lines = (fixtures_dir / R88).read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    path = tmp_path / R88
+    path.write_text("".join(lines[: len(lines) // 2]), encoding="utf-8")  # whole rows, no totals row
+    read = read_round_file(path)  # nothing in its structure says where it stopped ...
+    assert not read.has_totals_row
+    with connect(tmp_path / "dtm.duckdb") as con:
+        ensure_raw_schema(con)
+        outcome = load_round_file(con, read, R88)
+        gate = gate_pending(con, "idp")  # ... but its era's files always end with one
+        assert gate.quarantined == [outcome.batch_id]
+        (status, reason) = con.execute(
+            "select status, status_reason from raw.load_batches where batch_id = ?", [outcome.batch_id]
+        ).fetchall()[0]
+    assert status == "quarantined" and "totals row" in reason
+
+
+def test_the_same_bytes_under_another_rounds_name_are_refused_naming_both(fixtures_dir, tmp_path):
+    landing_dir = tmp_path / "landing"
+    landing_dir.mkdir()
+    shutil.copy(fixtures_dir / R88, landing_dir / R88)
+    copy = "Round90_Master_List_IDP_2018_02_28_IOM_DTM.csv"  # last month's file, this month's name
+    shutil.copy(fixtures_dir / R88, landing_dir / copy)
+    database = tmp_path / "dtm.duckdb"
+    files = landing.scan(landing_dir)
+    assert landing.pending_partitions(files, warehouse_status(database).known_files) == [
+        "IRQ-conflict-R088-2018-01",
+        "IRQ-conflict-R090-2018-02",
+    ]
+    report = load_rounds(database, landing_dir, list(landing.by_partition(files)), "test", LOG)
+    (refused,) = report.refused
+    assert refused.file == copy and R88 in refused.reason and "IRQ-conflict-R088-2018-01" in refused.reason
+    with duckdb.connect(str(database), read_only=True) as con:
+        assert con.execute("select distinct source_file from raw.dtm_idp_master_list").fetchall() == [(R88,)]
+        assert con.execute("select source_file from raw.file_rejections").fetchall() == [(copy,)]
+    # Refused, it is known: the next run does not offer it again, nor say it loaded.
+    assert landing.pending_partitions(files, warehouse_status(database).known_files) == []
+
+
+def table_checksums(database: Path) -> dict[str, tuple]:
+    """Every table of the working file: its row count and a checksum of its content."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        tables = [
+            f"{schema}.{name}"
+            for schema, name in con.execute(
+                "select schema_name, table_name from duckdb_tables() order by all"
+            ).fetchall()
+        ]
+        return {
+            table: con.execute(
+                f"select count(*), coalesce(sum(hash(t)), 0) from (select * from {table}) as t"
+            ).fetchall()[0]
+            for table in tables
+        }
+
+
+def test_loading_the_same_landing_folder_three_times_changes_no_table(fixtures_dir, tmp_path):
+    landing_dir = tmp_path / "landing"
+    landing_dir.mkdir()
+    for name in (R88, R109, "Round62_Master_List_IDP_2017_01_01_IOM_DTM.csv"):
+        shutil.copy(fixtures_dir / name, landing_dir / name)
+    (landing_dir / "notes.pdf").write_bytes(b"%PDF-1.4")  # refused, every time, once
+    database = tmp_path / "dtm.duckdb"
+    keys = list(landing.by_partition(landing.scan(landing_dir)))
+    load_rounds(database, landing_dir, keys, "first", LOG)
+    first = table_checksums(database)
+    assert first["raw.dtm_idp_master_list"][0] > 0 and first["raw.file_rejections"][0] == 1
+    for label in ("second", "third"):
+        report = load_rounds(database, landing_dir, keys, label, LOG)
+        assert {o.status for o in report.outcomes} == {"unchanged"}
+        assert table_checksums(database) == first
