@@ -4,15 +4,20 @@ export UV_COMPILE_BYTECODE := 1
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # Tools that look dbt up on PATH (dagster-dbt prepare) find the project's own.
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
-UV ?= uv
+# uv from PATH, else installed from the package registry into .tools/ (a fresh machine has no
+# uv, and Debian's system Python refuses `pip install` outside a virtual environment).
+UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/uv/bin/uv)
 VENV := .venv
 BIN := $(VENV)/bin
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: install manifest run ui test lint bench clean
+.PHONY: install manifest run ui test lint bench faults clean
 
 install: $(BIN)/dagster
-$(BIN)/dagster: pyproject.toml uv.lock
+$(CURDIR)/.tools/uv/bin/uv:
+	python3 -m venv $(CURDIR)/.tools/uv
+	$(CURDIR)/.tools/uv/bin/pip install --quiet --disable-pip-version-check uv
+$(BIN)/dagster: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python 3.11
 	@touch $@
 
@@ -35,7 +40,7 @@ ui: install manifest $(DAGSTER_HOME)/dagster.yaml
 
 ## make test: the whole test suite
 test: install manifest
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 ## make lint: ruff, and SQLFluff with the dbt templater (on a scratch DuckDB file)
 lint: install
@@ -46,6 +51,10 @@ lint: install
 ## make bench: time the stages of make run and compare XLSX readers
 bench: install manifest $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python bench/run_bench.py
+
+## make faults: kill `dtm run` at random moments and check that the next run converges
+faults: install manifest
+	$(BIN)/python bench/fault_injection.py
 
 clean:
 	rm -rf data .dagster_home dbt_project/target

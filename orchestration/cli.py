@@ -89,7 +89,7 @@ def publish(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInP
     result = defs.resolve_job_def("publish_round").execute_in_process(
         instance=instance,
         raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
     )
     outcome = "published" if result.success else "FAILED to publish"
     print(
