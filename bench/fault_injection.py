@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from orchestration.sample.generator import generate  # noqa: E402
+from orchestration.warehouse import table_checksums  # noqa: E402
 
 DTM = Path(sys.executable).with_name("dtm")
 RESULTS = ROOT / "bench" / "results"
@@ -46,25 +47,11 @@ def environment(root: Path, landing: Path) -> dict[str, str]:
     (root / "home").mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "config" / "dagster.yaml", root / "home" / "dagster.yaml")
     return {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if not name.startswith("DTM_")},
         "DAGSTER_HOME": str(root / "home"),
         "DTM_DATA_DIR": str(root),
         "DTM_LANDING_DIR": str(landing),
     }
-
-
-def marts(database: Path) -> dict[str, tuple]:
-    with duckdb.connect(str(database), read_only=True) as con:
-        tables = [
-            r[0]
-            for r in con.execute(
-                "select table_name from duckdb_tables() where schema_name = 'marts'"
-            ).fetchall()
-        ]
-        return {
-            t: con.execute(f"select count(*), sum(hash(m)) from marts.{t} m").fetchall()[0]
-            for t in sorted(tables)
-        }
 
 
 def killed_run(env: dict[str, str], delay: float) -> str:
@@ -103,7 +90,7 @@ def main() -> None:
     started = time.perf_counter()
     subprocess.run([str(DTM), "run"], env=clean_env, check=True, capture_output=True)
     clean_seconds = time.perf_counter() - started
-    expected = marts(work / "clean" / "warehouse" / "dtm.duckdb")
+    expected = table_checksums(work / "clean" / "warehouse" / "dtm.duckdb", "marts")
     print(f"clean run: {clean_seconds:.1f} s, {len(expected)} marts")
 
     trials = []
@@ -121,7 +108,12 @@ def main() -> None:
         leftovers = [
             p.name for p in (work / f"trial{trial}" / "published").rglob(".*") if not p.name.endswith(".lock")
         ]
-        converged = final.returncode == 0 and marts(database) == expected and not pending and not leftovers
+        converged = (
+            final.returncode == 0
+            and table_checksums(database, "marts") == expected
+            and not pending
+            and not leftovers
+        )
         trials.append(
             {"kills_hit": stages, "converged": converged, "pending": pending, "leftovers": leftovers}
         )

@@ -395,3 +395,21 @@ def warehouse_status(path: Path) -> WarehouseStatus:
             ).fetchall()
         }
         return WarehouseStatus(known, unfinished_rounds(con))
+
+
+def table_checksums(path: Path, schema: str) -> dict[str, tuple[int, int]]:
+    """Each table of a schema: its row count and a checksum of its rows, in any order (how a
+    run is compared with another: the fault-injection bench, the tests)."""
+    with connect(path, read_only=True) as con:
+        tables = [
+            row[0]
+            for row in con.execute(
+                "select table_name from duckdb_tables() where schema_name = ? order by 1", [schema]
+            ).fetchall()
+        ]
+        return {
+            table: con.execute(
+                f'select count(*), coalesce(sum(hash(t)), 0) from {schema}."{table}" as t'
+            ).fetchall()[0]
+            for table in tables
+        }

@@ -12,7 +12,7 @@ import duckdb
 import openpyxl
 import pytest
 
-from orchestration import landing
+from orchestration import landing, warehouse
 from orchestration.loading import load_rounds
 from orchestration.quality.gate import gate_pending
 from orchestration.readers.round_files import RejectedFile, read_round_file
@@ -130,20 +130,10 @@ def test_the_same_bytes_under_another_rounds_name_are_refused_naming_both(fixtur
 
 
 def table_checksums(database: Path) -> dict[str, tuple]:
-    """Every table of the working file: its row count and a checksum of its content."""
-    with duckdb.connect(str(database), read_only=True) as con:
-        tables = [
-            f"{schema}.{name}"
-            for schema, name in con.execute(
-                "select schema_name, table_name from duckdb_tables() order by all"
-            ).fetchall()
-        ]
-        return {
-            table: con.execute(
-                f"select count(*), coalesce(sum(hash(t)), 0) from (select * from {table}) as t"
-            ).fetchall()[0]
-            for table in tables
-        }
+    """Every table a load writes (the raw schema): row count and content checksum."""
+    return {
+        f"raw.{table}": checksum for table, checksum in warehouse.table_checksums(database, "raw").items()
+    }
 
 
 def test_loading_the_same_landing_folder_three_times_changes_no_table(fixtures_dir, tmp_path):

@@ -19,6 +19,7 @@ from orchestration import writer_lock
 from orchestration.definitions import build_definitions
 from orchestration.defs.resources import WarehouseResource
 from orchestration.sample import generator
+from orchestration.warehouse import table_checksums
 
 DTM = Path(sys.executable).with_name("dtm")
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +33,7 @@ def data_dir(root: Path, landing: Path) -> dict[str, str]:
     (root / "home").mkdir(parents=True)
     shutil.copy(ROOT / "config" / "dagster.yaml", root / "home" / "dagster.yaml")
     return {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if not name.startswith("DTM_")},
         "DAGSTER_HOME": str(root / "home"),
         "DTM_DATA_DIR": str(root),
         "DTM_LANDING_DIR": str(landing),
@@ -64,17 +65,7 @@ def run_until(env: dict[str, str], marker: str) -> str:
 
 
 def marts_checksums(database: Path) -> dict[str, tuple]:
-    with duckdb.connect(str(database), read_only=True) as con:
-        tables = [
-            r[0]
-            for r in con.execute(
-                "select table_name from duckdb_tables() where schema_name = 'marts'"
-            ).fetchall()
-        ]
-        return {
-            t: con.execute(f"select count(*), coalesce(sum(hash(m)), 0) from marts.{t} as m").fetchall()[0]
-            for t in sorted(tables)
-        }
+    return table_checksums(database, "marts")
 
 
 def publication_info(root: Path) -> dict:

@@ -3,7 +3,8 @@
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,21 @@ from orchestration.warehouse import change_mark, connect, ensure_raw_schema, rec
 
 # The dbt of this environment, so a run works from a venv that is not activated.
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+
+
+@contextmanager
+def _environment(**variables: str) -> Iterator[None]:
+    """Environment variables set while the dbt process starts, then restored."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class LayerTranslator(DagsterDbtTranslator):
@@ -42,8 +58,6 @@ class LayerTranslator(DagsterDbtTranslator):
     pool=WAREHOUSE_POOL,
 )
 def dtm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    # dbt finds the working file through its profile; point it at this run's warehouse.
-    os.environ["DTM_WAREHOUSE_PATH"] = str(warehouse.database)
     with writer_lock.hold(warehouse.database, say=context.log.info):
         with connect(warehouse.database) as con:
             ensure_raw_schema(con)
@@ -60,7 +74,11 @@ def dtm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareh
             rounds = sort_partition_keys([*rounds, *extra])
         context.log.info(f"dbt build for {len(rounds) or 'all'} round partition(s)")
         dbt_vars = dbt_vars_for_partitions(rounds)
-        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+        # dbt finds the working file through its profile: this run's warehouse, for the dbt
+        # process only (the process's own environment is left as it was).
+        with _environment(DTM_WAREHOUSE_PATH=str(warehouse.database)):
+            invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context)
+        yield from invocation.stream()
         # Only a build that finished records what it has seen.
         with connect(warehouse.database) as con:
             record_build(con, mark)

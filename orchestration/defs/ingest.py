@@ -13,6 +13,7 @@ from orchestration.informants import SecretMissing
 from orchestration.loading import LoadReport, load_rounds
 from orchestration.quality.gate import GateOutcome
 from orchestration.quality.sense_checks import Finding
+from orchestration.review import Review
 from orchestration.warehouse import ALL_RAW_TABLES, FIELD_TABLES, MASTER_LIST_TABLES
 
 GATE_CHECK = "great_expectations_suite"
@@ -73,8 +74,9 @@ landing_round_files = dg.AssetSpec(
         dg.AssetCheckSpec(
             SENSE_CHECK,
             asset=key,
-            description="Round-over-round sense checks (warnings): governorate and national changes "
-            "and large locations appearing or vanishing, against thresholds in sense_check_thresholds.",
+            description="Round-over-round sense checks against sense_check_thresholds: a national "
+            "move, a governorate's loss or a fall in locations beyond its threshold holds the round "
+            "that would be published until a person signs it off (review_round job); the rest warn.",
         )
         for key in (RAW_ASSET_KEYS[list_type] for list_type in MASTER_LIST_TABLES)
     ],
@@ -93,7 +95,9 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         raise dg.Failure(description=str(error)) from None
     yield from _materializations(report)
     yield from (_check_result(gate) for gate in report.gates.values())
-    yield from (_sense_result(list_type, found) for list_type, found in report.findings.items())
+    yield from (
+        _sense_result(list_type, found, report.sign_off) for list_type, found in report.findings.items()
+    )
 
 
 def _check_result(gate: GateOutcome) -> dg.AssetCheckResult:
@@ -135,10 +139,11 @@ def _check_result(gate: GateOutcome) -> dg.AssetCheckResult:
     )
 
 
-def _sense_result(list_type: str, findings: list[Finding]) -> dg.AssetCheckResult:
+def _sense_result(list_type: str, findings: list[Finding], sign_off: Review | None) -> dg.AssetCheckResult:
     rows = [
         (
             f.partition_key,
+            f.severity,
             f.check_name,
             f.subject,
             f.previous_value,
@@ -156,9 +161,17 @@ def _sense_result(list_type: str, findings: list[Finding]) -> dg.AssetCheckResul
             "findings": len(findings),
             "by_check": dg.MetadataValue.json(dict(Counter(f.check_name for f in findings))),
             "largest": dg.MetadataValue.md(
-                _md_table(["round", "check", "subject", "previous", "current", "previous round"], rows[:50])
+                _md_table(
+                    ["round", "severity", "check", "subject", "previous", "current", "previous round"],
+                    rows[:50],
+                )
                 if rows
                 else "none"
+            ),
+            "sign_off": dg.MetadataValue.md(
+                f"{sign_off.partition_key}: {sign_off.status} ({sign_off.reasons})"
+                if sign_off
+                else "no round of this run awaits sign-off"
             ),
         },
     )

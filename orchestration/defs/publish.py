@@ -7,10 +7,20 @@ from orchestration.defs.dbt import dtm_dbt_models
 from orchestration.defs.dbt_project import dbt_project
 from orchestration.defs.partitions import WAREHOUSE_POOL
 from orchestration.defs.resources import WarehouseResource
-from orchestration.publish.publication import NothingToPublish, publish_latest
+from orchestration.publish.publication import NothingToPublish, Publication, publish_latest
 
 PUBLICATION = dg.AssetKey(["publication", "dtm_round_publication"])
 MARTS = [key for key in dtm_dbt_models.keys if key.path[0] == "marts"]
+
+
+def publish(context: dg.OpExecutionContext, warehouse: WarehouseResource) -> Publication:
+    """The latest publishable round, published; a Dagster failure when there is none."""
+    try:
+        return publish_latest(
+            warehouse.database, warehouse.published, dbt_project.manifest_path, say=context.log.info
+        )
+    except NothingToPublish as error:
+        raise dg.Failure(str(error)) from None
 
 
 @dg.asset(
@@ -27,12 +37,7 @@ MARTS = [key for key in dtm_dbt_models.keys if key.path[0] == "marts"]
 def dtm_round_publication(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    try:
-        done = publish_latest(
-            warehouse.database, warehouse.published, dbt_project.manifest_path, say=context.log.info
-        )
-    except NothingToPublish as error:
-        raise dg.Failure(str(error)) from None
+    done = publish(context, warehouse)
     return dg.MaterializeResult(
         metadata={
             "round": done.partition_key,

@@ -5,10 +5,9 @@ import dagster as dg
 from pydantic import Field
 
 from orchestration import review, writer_lock
-from orchestration.defs.dbt_project import dbt_project
 from orchestration.defs.partitions import WAREHOUSE_POOL
+from orchestration.defs.publish import publish
 from orchestration.defs.resources import WarehouseResource
-from orchestration.publish.publication import NothingToPublish, publish_latest
 from orchestration.warehouse import connect, ensure_raw_schema
 
 DECISIONS = {"sign_off": review.SIGNED_OFF, "reject": review.REJECTED}
@@ -37,12 +36,7 @@ def record_review(context: dg.OpExecutionContext, config: ReviewConfig, warehous
             except review.ReviewError as error:
                 raise dg.Failure(str(error)) from None
         context.log.info(f"{decided.partition_key}: {decided.status} by {decided.decided_by}")
-        try:
-            done = publish_latest(
-                warehouse.database, warehouse.published, dbt_project.manifest_path, say=context.log.info
-            )
-        except NothingToPublish as error:
-            raise dg.Failure(str(error)) from None
+        done = publish(context, warehouse)
     return dg.Output(
         None,
         metadata={
