@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.defs import dbt, freshness, ingest, jobs, publish, review, sensors
+from orchestration.defs import dbt, freshness, ingest, jobs, publish, sensors
 from orchestration.defs.resources import WarehouseResource, default_warehouse
 
 
@@ -16,7 +16,6 @@ def build_definitions(warehouse: WarehouseResource) -> dg.Definitions:
         publish.defs,
         freshness.defs,
         jobs.defs,
-        review.defs,
         sensors.defs,
         dg.Definitions(resources={"warehouse": warehouse}),
     )

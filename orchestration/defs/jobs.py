@@ -7,6 +7,7 @@ import dagster as dg
 
 from orchestration.defs.freshness import round_freshness
 from orchestration.defs.publish import PUBLICATION
+from orchestration.defs.review import record_review
 
 
 def _baghdad_schedule(name: str, job, cron: str, description: str) -> dg.ScheduleDefinition:
@@ -52,6 +53,16 @@ daily_freshness = _baghdad_schedule(
     "Every day at 07:00 Baghdad time, check the freshness of the landing folder's rounds.",
 )
 
+
+@dg.job(
+    description="Sign off or reject a round held for review (run config: round, decision, by, note), "
+    "then publish the latest publishable round."
+)
+def review_round():
+    record_review()
+
+
 defs = dg.Definitions(
-    jobs=[rounds_job, publish_job, freshness_job], schedules=[monthly_publication, daily_freshness]
+    jobs=[rounds_job, publish_job, freshness_job, review_round],
+    schedules=[monthly_publication, daily_freshness],
 )

@@ -1,5 +1,5 @@
-"""Sign-off from the UI: the review_round job records a person's decision on a round held for
-review, then publishes (the same work as `dtm sign-off` / `dtm reject`)."""
+"""Sign-off from the UI: the op of the review_round job (jobs.py) records a person's decision on a
+round held for review, then publishes (the same work as `dtm sign-off` / `dtm reject`)."""
 
 import dagster as dg
 from pydantic import Field
@@ -48,14 +48,3 @@ def record_review(context: dg.OpExecutionContext, config: ReviewConfig, warehous
             "published_round": done.partition_key,
         },
     )
-
-
-@dg.job(
-    description="Sign off or reject a round held for review (run config: round, decision, by, note), "
-    "then publish the latest publishable round."
-)
-def review_round():
-    record_review()
-
-
-defs = dg.Definitions(jobs=[review_round])

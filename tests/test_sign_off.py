@@ -1,136 +1,18 @@
-"""`dtm run` as a person runs it, in its own process, on a small sample: a doubtful round is held
-until a person signs it off or rejects it (command line and Dagster job), a run killed with
-kill -9 at five different stages is finished by the next one (the marts equal a clean run's),
-and a second writer is told so in one sentence."""
+"""A round whose national figure halves is loaded and flagged but not published until a person
+signs it off; rejected, its batches are quarantined. From the command line and the review_round
+job."""
 
 import csv
-import os
 import shutil
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
 
-from orchestration import writer_lock
 from orchestration.definitions import build_definitions
 from orchestration.defs.resources import WarehouseResource
-from orchestration.sample import generator
-from orchestration.warehouse import table_checksums
-
-DTM = Path(sys.executable).with_name("dtm")
-ROOT = Path(__file__).resolve().parents[1]
-ROUND = "IRQ-conflict-R134-2024-12"
-DOUBTFUL = "IRQ-conflict-R135-2025-02"
-DOUBTFUL_FILE = "Round135_Master_List_IDP_2025_02_28_IOM_DTM.csv"
-
-
-def data_dir(root: Path, landing: Path) -> dict[str, str]:
-    """A fresh Dagster home and warehouse under root, reading `landing`."""
-    (root / "home").mkdir(parents=True)
-    shutil.copy(ROOT / "config" / "dagster.yaml", root / "home" / "dagster.yaml")
-    return {
-        **{name: value for name, value in os.environ.items() if not name.startswith("DTM_")},
-        "DAGSTER_HOME": str(root / "home"),
-        "DTM_DATA_DIR": str(root),
-        "DTM_LANDING_DIR": str(landing),
-    }
-
-
-def dtm(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run([str(DTM), *args], env=env, capture_output=True, text=True, timeout=900)
-    if check:
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done
-
-
-def run_until(env: dict[str, str], marker: str) -> str:
-    """Start `dtm run`, kill -9 it as soon as its output shows `marker`; what it printed."""
-    process = subprocess.Popen(
-        [str(DTM), "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
-        if marker in line:
-            os.kill(process.pid, signal.SIGKILL)
-            break
-    process.wait(timeout=600)
-    process.stdout.close()
-    assert process.returncode == -signal.SIGKILL, f"the run ended before {marker!r}:\n{''.join(seen)[-3000:]}"
-    return "".join(seen)
-
-
-def marts_checksums(database: Path) -> dict[str, tuple]:
-    return table_checksums(database, "marts")
-
-
-def publication_info(root: Path) -> dict:
-    with duckdb.connect(str(root / "published" / "dtm_latest.duckdb"), read_only=True) as con:
-        frame = con.execute("select * from marts.publication_info").df()
-    return frame.iloc[0].to_dict()
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> Path:
-    landing = tmp_path_factory.mktemp("landing")
-    generator.generate(landing, {134}, xlsx=False, field_families=False)
-    return landing
-
-
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory, sample) -> dict:
-    root = tmp_path_factory.mktemp("clean")
-    env = data_dir(root, sample)
-    output = dtm(env, "run").stdout
-    assert f"Published: {ROUND}" in output
-    return {"root": root, "env": env, "marts": marts_checksums(root / "warehouse" / "dtm.duckdb")}
-
-
-def test_runs_killed_at_five_stages_are_finished_by_the_next_run(tmp_path, sample, clean):
-    env = data_dir(tmp_path, sample)
-    stages = {
-        "reading": "Loading 1 round(s)",
-        "loading": "[1/2]",
-        "gating": "Gate idp:",
-        "dbt": "dbt build for",
-        "publishing": "Publishing IRQ-conflict",
-    }
-    for stage, marker in stages.items():
-        printed = run_until(env, marker)
-        assert "Traceback" not in printed, stage
-    # Two `dtm run`s at once: one finishes the work, the other says it waits, then finds it done.
-    first, second = (
-        subprocess.Popen(
-            [str(DTM), "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        for _ in range(2)
-    )
-    outputs = [process.communicate(timeout=900)[0] for process in (first, second)]
-    assert first.returncode == second.returncode == 0, outputs
-    assert "Traceback" not in "".join(outputs)
-    (finished,) = [o for o in outputs if "interrupted run left undone" in o or "publication is behind" in o]
-    (waited,) = [o for o in outputs if o is not finished]
-    assert "is being written by pid" in waited and "waiting for it to finish" in waited
-    assert "already loaded and published" in waited
-    database = tmp_path / "warehouse" / "dtm.duckdb"
-    assert marts_checksums(database) == clean["marts"]
-    with duckdb.connect(str(database), read_only=True) as con:
-        assert con.execute("select count(*) from raw.load_batches where status = 'pending'").fetchall() == [
-            (0,)
-        ]
-        assert con.execute("select count(*) from raw.load_batches").fetchall() == [(2,)]
-    leftovers = [p.name for p in (tmp_path / "published").rglob(".*") if not p.name.endswith(".lock")]
-    assert leftovers == []
-    assert publication_info(tmp_path)["partition_key"] == ROUND
-    # `--no-wait` while another writer holds the warehouse: one sentence and exit 3.
-    with writer_lock.hold(database):
-        busy = dtm(env, "run", "--no-wait", check=False)
-    assert busy.returncode == 3 and "is being written by pid" in busy.stderr
-    assert "Traceback" not in busy.stdout + busy.stderr
+from tests.runs import DOUBTFUL, DOUBTFUL_FILE, ROUND, data_dir, dtm, publication_info, sample_landing
 
 
 def write_doubtful_round(sample: Path, landing: Path) -> int:
@@ -150,15 +32,12 @@ def write_doubtful_round(sample: Path, landing: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def held(tmp_path_factory, sample, clean) -> dict:
-    """The clean warehouse, then a doubtful Round 135: it loads, and waits for sign-off."""
+def held(tmp_path_factory) -> dict:
+    """Round 134, and a doubtful Round 135 after it: both load, Round 135 waits for sign-off."""
     root = tmp_path_factory.mktemp("held")
-    shutil.copytree(clean["root"], root, dirs_exist_ok=True)
-    landing = root / "landing"
-    shutil.copytree(sample, landing)
-    idps = write_doubtful_round(sample, landing)
-    env = {**clean["env"], "DAGSTER_HOME": str(root / "home"), "DTM_DATA_DIR": str(root)}
-    env["DTM_LANDING_DIR"] = str(landing)
+    landing = sample_landing(root)
+    idps = write_doubtful_round(landing, landing)
+    env = data_dir(root, landing)
     output = dtm(env, "run").stdout
     return {"root": root, "env": env, "output": output, "idps": idps}
 
