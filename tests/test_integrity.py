@@ -54,6 +54,17 @@ def test_a_csv_cut_inside_a_quoted_cell_is_refused(fixtures_dir, tmp_path):
     assert refused.value.row == text[:cut].count("\n") + 1
 
 
+def test_a_csv_cut_inside_its_totals_row_is_refused(fixtures_dir, tmp_path):
+    text = (fixtures_dir / R88).read_text(encoding="utf-8-sig")
+    totals_start = text.rstrip("\n").rindex("\n") + 1
+    cut = totals_start + text[totals_start:].index(",", 40)  # after a few of its sums, at a comma
+    path = tmp_path / R88
+    path.write_text(text[:cut] + "\n", encoding="utf-8")
+    with pytest.raises(RejectedFile) as refused:
+        read_round_file(path)
+    assert "totals row stops" in refused.value.reason and refused.value.row == text[:cut].count("\n") + 1
+
+
 def test_an_xlsx_sheet_ending_in_a_partial_row_is_refused(fixtures_dir, tmp_path):
     book = openpyxl.load_workbook(fixtures_dir / R109)
     sheet = next(s for s in book.worksheets if "DATASET" in s.title.upper())

@@ -180,10 +180,19 @@ def _read_round_file(path: Path, sha256: str, size: int) -> RoundFile:
     body, totals_row, totals_index = _split_body(name, sheet, rows, header_index)
     if not body:
         raise RejectedFile(name, "no location rows below the header", sheet=sheet, row=header_index + 1)
+    is_csv = sheet is None
     if totals_row is None:
-        is_csv = sheet is None
         _refuse_if_cut(
             name, sheet, body, header, is_csv=is_csv, line_end=not is_csv or ends_with_line_end(path)
+        )
+    elif is_csv and len(totals_row) < len(header):
+        # A CSV writes every field of every row: a totals row short of the header was cut.
+        raise RejectedFile(
+            name,
+            f"the totals row stops after {len(totals_row)} of the header's {len(header)} fields: "
+            "the file was cut off",
+            row=totals_index + 1,
+            column=header[len(totals_row)],
         )
     frame = _to_frame(body, header, canonical_by_position, header_index)
     warnings = []
