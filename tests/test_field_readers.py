@@ -37,6 +37,16 @@ def test_a_csv_export_with_field_names_reads_every_submission_and_both_needs_for
     assert list(frame["source_row_number"]) == list(range(2, len(rows) + 2))
 
 
+def test_a_kobo_csv_cut_in_the_middle_of_a_submission_is_refused(tmp_path):
+    data = CSV.read_bytes()
+    cut = data.rindex(b";", 0, len(data) - 200)  # inside the last submission, at a field boundary
+    path = tmp_path / CSV.name
+    path.write_bytes(data[:cut])
+    with pytest.raises(RejectedFile) as refused:
+        read_ki_export(path)
+    assert "cut off" in refused.value.reason and refused.value.row == data[:cut].count(b"\n") + 1
+
+
 def test_a_label_export_maps_labels_to_fields_and_keeps_the_needs_as_01_columns():
     export = read_ki_export(XLSX)
     assert export.header_form == "label" and export.sheet == "DTM KI Assessment"

@@ -17,8 +17,10 @@ import pandas as pd
 from orchestration.readers.round_files import (
     RejectedFile,
     csv_rows,
+    ends_with_line_end,
     file_digest,
     open_workbook,
+    refuse_if_cut,
     sheet_row_text,
 )
 from orchestration.reference import alias_lookup, header_aliases
@@ -47,12 +49,23 @@ def read_ki_export(path: Path) -> KiExport:
     if suffix == ".json":
         header, rows = _json_rows(path)
     elif suffix in (".xlsx", ".xlsm", ".xls"):
+        # A cut XLSX fails its zip check (open_workbook); a worksheet's rows end at their last
+        # filled cell and KoBo's trailing metadata may be empty, so no width check here.
         sheet, header, rows = _workbook_rows(path)
     elif suffix in (".csv", ".txt"):
         table = [row for row in csv_rows(path) if any(row)]
         if not table:
             raise RejectedFile(path.name, "the export is empty")
         header, rows = table[0], table[1:]
+        # A CSV keeps every field of every row: a last row short of the others was cut.
+        refuse_if_cut(
+            path.name,
+            None,
+            list(enumerate(rows, start=1)),
+            header,
+            is_csv=True,
+            line_end=ends_with_line_end(path),
+        )
     else:
         raise RejectedFile(path.name, f"'{suffix}' is not a KoBo export format (CSV, XLSX, JSON)")
     frame, unknown, form = _to_frame(path.name, sheet, header, rows)

@@ -182,7 +182,7 @@ def _read_round_file(path: Path, sha256: str, size: int) -> RoundFile:
         raise RejectedFile(name, "no location rows below the header", sheet=sheet, row=header_index + 1)
     is_csv = sheet is None
     if totals_row is None:
-        _refuse_if_cut(
+        refuse_if_cut(
             name, sheet, body, header, is_csv=is_csv, line_end=not is_csv or ends_with_line_end(path)
         )
     elif is_csv and len(totals_row) < len(header):
@@ -391,7 +391,7 @@ def _split_body(
     return body, totals_row, totals_index
 
 
-def _refuse_if_cut(
+def refuse_if_cut(
     name: str,
     sheet: str | None,
     body: list[tuple[int, list[str]]],
