@@ -7,6 +7,8 @@ batches only, so a later full refresh can never pull a superseded or quarantined
 from __future__ import annotations
 
 import json
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -153,11 +155,34 @@ create table if not exists raw.round_reviews (
 def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    connection = duckdb.connect(str(path), read_only=read_only)
+    connection = _open(path, read_only)
     try:
         yield connection
     finally:
         connection.close()
+
+
+# How long a connection waits for a process outside the writer lock to let the file go: the dbt
+# of a run killed with kill -9 goes on to the end of its build.
+LOCK_WAIT_SECONDS = 900
+
+
+def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    waited = 0
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower() or waited >= LOCK_WAIT_SECONDS:
+                raise
+            if not waited:
+                print(
+                    f"{path} is open in another process; waiting for it to let go …",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            time.sleep(1)
+            waited += 1
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
