@@ -39,6 +39,13 @@ class Review:
     note: str | None
     at: datetime
 
+    @property
+    def why(self) -> str:
+        """Why the round is held back from publications."""
+        if self.status == REJECTED:
+            return f"rejected at sign-off by {self.decided_by} ({self.note}); it moved: {self.reasons}"
+        return f"awaiting sign-off: {self.reasons}"
+
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)

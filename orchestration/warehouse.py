@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -155,7 +155,7 @@ create table if not exists raw.round_reviews (
 def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    connection = _open(path, read_only)
+    connection = open_waiting(path, read_only=read_only)
     try:
         yield connection
     finally:
@@ -167,7 +167,15 @@ def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
 LOCK_WAIT_SECONDS = 900
 
 
-def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def open_waiting(
+    path: Path, *, read_only: bool = False, say: Callable[[str], None] = _to_stderr
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection; while another process holds the file's lock, wait (saying so once,
+    with that process's pid) instead of failing."""
     waited = 0
     while True:
         try:
@@ -176,11 +184,10 @@ def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
             if "lock" not in str(error).lower() or waited >= LOCK_WAIT_SECONDS:
                 raise
             if not waited:
-                print(
-                    f"{path} is open in another process; waiting for it to let go …",
-                    file=sys.stderr,
-                    flush=True,
+                holder = (
+                    str(error).split("(PID", 1)[-1].split(")")[0].strip() if "(PID" in str(error) else "?"
                 )
+                say(f"{path} is open in another process (pid {holder}); waiting for it to let go …")
             time.sleep(1)
             waited += 1
 

@@ -13,39 +13,14 @@ from __future__ import annotations
 import fcntl
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
+from orchestration.warehouse import open_waiting
 
 _depth: dict[Path, int] = {}
-
-
-def _wait_for_other_handles(database: Path, say: Callable[[str], None]) -> None:
-    """A process this lock does not know of may still hold DuckDB's own lock: the dbt of a run
-    killed with kill -9 finishes its build after its parent is gone. Wait for it, saying so once,
-    instead of failing with DuckDB's lock error."""
-    said = False
-    while database.exists():
-        try:
-            duckdb.connect(str(database)).close()
-            return
-        except duckdb.IOException as error:
-            if "lock" not in str(error).lower():
-                raise
-            if not said:
-                holder = (
-                    str(error).split("(PID", 1)[-1].split(")")[0].strip() if "(PID" in str(error) else "?"
-                )
-                say(
-                    f"A process left by an earlier run (pid {holder}) still has {database} open; "
-                    "waiting for it …"
-                )
-                said = True
-            time.sleep(1)
 
 
 class WarehouseBusy(Exception):
@@ -84,7 +59,10 @@ def hold(database: Path, *, wait: bool = True, say: Callable[[str], None] = prin
         command = " ".join(Path(part).name if i == 0 else part for i, part in enumerate(sys.argv[:2]))
         handle.write(f"pid {os.getpid()} ({command}) since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n")
         handle.flush()
-        _wait_for_other_handles(database, say)
+        if database.exists():
+            # A process outside this lock may hold DuckDB's own: the dbt of a run killed with
+            # kill -9 finishes its build after its parent is gone.
+            open_waiting(database, say=say).close()
         _depth[path] = 1
         try:
             yield

@@ -22,7 +22,7 @@ import duckdb
 from orchestration import review, writer_lock
 from orchestration.publish.files import write_datapackage, write_round_files
 from orchestration.publish.report import write_charts, write_report, write_workbook
-from orchestration.publish.warehouse_file import LATEST, Withheld, mart_descriptions, publish_warehouse
+from orchestration.publish.warehouse_file import LATEST, mart_descriptions, publish_warehouse
 
 # The latest round with an accepted master list and no quarantined file newer than its last
 # accepted one, and not held for sign-off: a gate failure or a doubtful round leaves the
@@ -53,15 +53,14 @@ class Publication:
     files_written: int
     megabytes: float
     seconds: float
-    withheld: list[Withheld] = field(default_factory=list)
+    withheld: list[review.Review] = field(default_factory=list)
     sign_off: review.Review | None = None
 
 
-def choose_round(working: Path) -> tuple[str | None, list[Withheld], review.Review | None]:
+def choose_round(working: Path) -> tuple[str | None, list[review.Review], review.Review | None]:
     """The round to publish, the rounds held back with why, and the chosen round's sign-off."""
     with duckdb.connect(str(working), read_only=True) as con:
-        held = review.held_rounds(con)
-        withheld = [Withheld(r.partition_key, r.status, r.reasons, r.decided_by, r.note) for r in held]
+        withheld = review.held_rounds(con)
         try:
             rows = con.execute(LATEST_PUBLISHABLE_ROUND, [[w.partition_key for w in withheld]]).fetchall()
         except duckdb.CatalogException:  # no dbt build has finished yet: no marts

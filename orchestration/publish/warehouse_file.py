@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from orchestration.rounds import sort_partition_keys
+
+if TYPE_CHECKING:
+    from orchestration.review import Review
 
 STORAGE_VERSION = "v1.0.0"
 PUBLISHED_SCHEMA = "marts"
@@ -58,30 +61,13 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-@dataclass(frozen=True)
-class Withheld:
-    """A round kept out of a publication, and why."""
-
-    partition_key: str
-    status: str  # awaiting_sign_off | rejected
-    reasons: str
-    decided_by: str | None = None
-    note: str | None = None
-
-    @property
-    def why(self) -> str:
-        if self.status == "rejected":
-            return f"rejected at sign-off by {self.decided_by} ({self.note}); it moved: {self.reasons}"
-        return f"awaiting sign-off: {self.reasons}"
-
-
 def publish_warehouse(
     working: Path,
     published_dir: Path,
     partition_key: str,
     descriptions: dict[str, tuple[str, dict[str, str]]],
-    withheld: Sequence[Withheld] = (),
-    sign_off=None,
+    withheld: Sequence[Review] = (),
+    sign_off: Review | None = None,
 ) -> Path:
     """Write the marts to rounds/<partition>.duckdb, then point dtm_latest.duckdb at it. Rows of
     withheld rounds are left out; publication_info says which round this is, who signed it off
