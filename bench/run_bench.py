@@ -122,8 +122,8 @@ def xlsx_comparison(landing: Path, results: dict) -> None:
 
 BI_QUERIES = {
     "IDPs by governorate for a round": "select * from marts.idps_by_governorate "
-    "where partition_key = (select partition_key from marts.publication_info) order by individuals desc",
-    "returnees over time": "select reporting_date, area_name, returnees, new_returns "
+    "where partition_key = (select partition_key from marts.publication_info) order by idps desc",
+    "returnees over time": "select reporting_date, admin1_name, returnees, new_returns "
     "from marts.returnees_over_time where area_level = 'national' order by reporting_date",
     "project beneficiaries against budget": "select hrp_code, cluster, budget_usd, target_beneficiaries, "
     "people_reached, share_of_target_reached, budget_per_person_reached_usd "

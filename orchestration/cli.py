@@ -5,6 +5,8 @@ dtm run               generate the sample if the landing folder is empty, load t
                       (visible in the UI), publish, print a summary
 dtm sign-off ROUND    sign off a round held for review (its figures moved beyond a threshold)
 dtm reject ROUND      reject it: its batches are quarantined and the previous round stays published
+dtm publish           publish the latest publishable round (dtm_latest.duckdb and its folder);
+                      with --round ROUND, any publishable round's folder
 dtm generate-sample   write the deterministic sample landing zone
 dtm summary           print the latest round's national figures
 dtm erase-informant   erase every report of one key informant (by phone number or name)
@@ -83,18 +85,37 @@ def load_rounds(
     return result
 
 
-def publish(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    """Publish the latest round that passed every gate (what the monthly schedule runs)."""
+def publish(
+    defs: dg.Definitions, instance: dg.DagsterInstance, round_text: str | None = None
+) -> dg.ExecuteInProcessResult:
+    """Publish the latest round that passed every gate (what the monthly schedule runs), or the
+    folder of the round asked for."""
     started = time.perf_counter()
-    result = defs.resolve_job_def("publish_round").execute_in_process(
-        instance=instance,
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+    run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    job = "publish_round"
+    if round_text is not None:
+        job = "publish_chosen_round"
+        run_config["ops"] = {"publish_round_folder": {"config": {"round": round_text}}}
+    result = defs.resolve_job_def(job).execute_in_process(
+        instance=instance, raise_on_error=False, run_config=run_config
     )
-    outcome = "published" if result.success else "FAILED to publish"
-    print(
-        f"Run {result.run_id} {outcome} in {time.perf_counter() - started:.1f} s: {settings.published_dir()}"
-    )
+    seconds = time.perf_counter() - started
+    if result.success:
+        folder = next(
+            (
+                str(m.value)
+                for event in result.all_events
+                if event.is_successful_output or event.is_step_materialization
+                for name, m in (event.event_specific_data.metadata or {}).items()
+                if name == "files"
+            ),
+            "",
+        )
+        print(f"Run {result.run_id} published in {seconds:.1f} s: {folder}")
+    else:
+        failure = next((e for e in result.all_events if e.is_step_failure), None)
+        why = failure.event_specific_data.error.message.splitlines()[0].split(": ", 1)[-1] if failure else ""
+        print(f"Run {result.run_id} FAILED to publish in {seconds:.1f} s: {why}", file=sys.stderr)
     return result
 
 
@@ -126,8 +147,7 @@ def print_summary() -> None:
     published = published_round(settings.published_dir())
     if published:
         print(f"Published: {published[0]} ({settings.published_dir() / LATEST})")
-    _, withheld, _ = choose_round(settings.warehouse_path())
-    for held in withheld:
+    for held in choose_round(settings.warehouse_path()).withheld:
         print(f"  held back: {held.partition_key}: {held.why}")
         if held.status == review.AWAITING:
             print(
@@ -201,6 +221,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         decide.add_argument("--by", required=True, help="who decides (recorded with the decision)")
         decide.add_argument("--note", required=True, help="why (recorded with the decision)")
+    publish_command = commands.add_parser(
+        "publish", help="publish the latest publishable round, or with --round any publishable round's folder"
+    )
+    publish_command.add_argument(
+        "--round", default=None, help="the round: its partition key (IRQ-conflict-R119-2020-12) or number"
+    )
     sample = commands.add_parser("generate-sample", help="write the sample landing zone")
     sample.add_argument("--landing", type=Path, default=None)
     commands.add_parser("summary", help="print the latest round's national figures")
@@ -224,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "summary":
         print_summary()
         return 0
+    if args.command == "publish":
+        return _locked(lambda: publish_command_run(args.round), wait=True)
     if args.command in ("sign-off", "reject"):
         decision = review.SIGNED_OFF if args.command == "sign-off" else review.REJECTED
         return _locked(lambda: decide_round(args.round, decision, args.by, args.note), wait=True)
@@ -296,7 +324,7 @@ def publication_is_current() -> bool:
     """The published file is the round a publication would take now, published after the last
     change dbt built, with its folder whole."""
     published = published_round(settings.published_dir())
-    candidate, _, _ = choose_round(settings.warehouse_path())
+    candidate = choose_round(settings.warehouse_path()).partition_key
     if published is None or candidate is None:
         return candidate is None
     with connect(settings.warehouse_path(), read_only=True) as con:
@@ -307,6 +335,15 @@ def publication_is_current() -> bool:
         and (mark is None or published[1] >= mark)
         and (folder / "datapackage.json").exists()
     )
+
+
+def publish_command_run(round_text: str | None) -> int:
+    """`dtm publish`: the latest publishable round, or the folder of the one asked for."""
+    from orchestration.definitions import defs
+
+    ok = publish(defs, dg.DagsterInstance.get(), round_text).success
+    print_summary()
+    return 0 if ok else 1
 
 
 def decide_round(round_text: str, decision: str, by: str, note: str) -> int:
@@ -323,11 +360,11 @@ def decide_round(round_text: str, decision: str, by: str, note: str) -> int:
     verb = "signed off" if decision == review.SIGNED_OFF else "rejected (its batches are quarantined)"
     print(f"{decided.partition_key} {verb} by {decided.decided_by} at {decided.at:%Y-%m-%d %H:%M} UTC.")
     instance = dg.DagsterInstance.get()
-    if decision == review.REJECTED:
-        files = landing.scan(settings.landing_dir())
-        result = load_rounds(defs, instance, files, [decided.partition_key])
-        if result is None or not result.success:
-            return 1
+    # The publication reads the marts: the round is rebuilt first, so they carry the decision.
+    files = landing.scan(settings.landing_dir())
+    result = load_rounds(defs, instance, files, [decided.partition_key])
+    if result is None or not result.success:
+        return 1
     ok = publish(defs, instance).success
     print_summary()
     return 0 if ok else 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.defs import dbt, freshness, ingest, jobs, publish, sensors
+from orchestration.defs import dbt, freshness, ingest, jobs, publish, review, sensors
 from orchestration.defs.resources import WarehouseResource, default_warehouse
 
 
@@ -14,6 +14,7 @@ def build_definitions(warehouse: WarehouseResource) -> dg.Definitions:
         ingest.defs,
         dbt.defs,
         publish.defs,
+        review.defs,
         freshness.defs,
         jobs.defs,
         sensors.defs,

@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pandas as pd
-
 from orchestration.settings import DBT_PROJECT_DIR
 
 
@@ -123,14 +121,9 @@ def formula_safe_sql(expression: str) -> str:
     return _apply(FORMULA_SAFE_SQL, expression)
 
 
-def formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame's text cells as a spreadsheet may see them (for writers that take a frame)."""
-    safe = frame.copy()
-    for column in safe.columns:
-        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
-            text = safe[column].astype("string")
-            safe[column] = text.mask(text.str.contains(FORMULA_PATTERN, na=False), "'" + text)
-    return safe
+def formula_safe_text(text: str) -> str:
+    """One text cell as a spreadsheet may see it (for writers that take cells)."""
+    return "'" + text if re.match(FORMULA_PATTERN, text) else text
 
 
 # --- dbt's copies ------------------------------------------------------------------------------

@@ -379,8 +379,12 @@ def record_rejection(
 
 
 def change_mark(con: duckdb.DuckDBPyConnection) -> datetime | None:
-    """The latest change of any batch's status: what a dbt build has to have seen."""
-    return con.execute("select max(status_changed_at) from raw.load_batches").fetchall()[0][0]
+    """The latest change of any batch's status or any round's sign-off state: what a dbt build
+    has to have seen (the marts carry both)."""
+    return con.execute(
+        "select greatest((select max(status_changed_at) from raw.load_batches), "
+        "(select max(recorded_at) from raw.round_reviews))"
+    ).fetchall()[0][0]
 
 
 def record_build(con: duckdb.DuckDBPyConnection, mark: datetime | None) -> None:
@@ -390,17 +394,20 @@ def record_build(con: duckdb.DuckDBPyConnection, mark: datetime | None) -> None:
 
 
 def unfinished_rounds(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Rounds an interrupted run left undone: batches still pending (not gated) or changed since
-    the last successful dbt build (not in the marts yet)."""
+    """Rounds an interrupted run left undone: batches still pending (not gated), or batches or a
+    sign-off decision changed since the last successful dbt build (not in the marts yet)."""
     return [
         row[0]
         for row in con.execute(
             """
-            select distinct partition_key from raw.load_batches
-            where status = 'pending'
-               or status_changed_at > coalesce(
-                    (select mark from raw.pipeline_state where name = 'dbt_built_through'),
-                    timestamp '-infinity')
+            with built as (
+                select coalesce(max(mark), timestamp '-infinity') as mark
+                from raw.pipeline_state where name = 'dbt_built_through'
+            )
+            select partition_key from raw.load_batches
+            where status = 'pending' or status_changed_at > (select mark from built)
+            union
+            select partition_key from raw.round_reviews where recorded_at > (select mark from built)
             order by 1
             """
         ).fetchall()

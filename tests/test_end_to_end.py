@@ -3,6 +3,7 @@ against figures computed independently from the landing files (csv and openpyxl,
 project's readers)."""
 
 import csv
+import re
 import shutil
 from collections import defaultdict
 from pathlib import Path
@@ -131,7 +132,7 @@ def test_idps_by_governorate_equals_the_files_for_every_round_and_governorate(lo
             query(
                 loaded,
                 """
-            select admin1_pcode, individuals from marts.idps_by_governorate
+            select admin1_pcode, idps from marts.idps_by_governorate
             where round_number = ? and strftime(reporting_date, '%Y-%m') = ?""",
                 [number, month],
             )
@@ -215,14 +216,22 @@ def test_every_row_is_traceable_to_its_file_and_row(loaded):
     assert facts == [(sum(r[1] for r in rows), len(rows))]
 
 
-def test_placeholder_districts_are_kept_not_dropped(loaded):
-    placeholders = query(
+def test_dtm_districts_without_a_cod_district_are_counted_where_dtm_publishes_them(loaded):
+    # Mergasur, Abu Ghraib, Ra'ua, ... sit on COD districts (DTM's assignment), never on a
+    # placeholder, and every fact keeps DTM's own district beside the COD one.
+    rows = query(
         loaded,
         """
-        select count(*) from marts.fct_idp_locations f join marts.dim_admin2 d using (admin2_pcode)
-        where d.is_placeholder""",
+        select f.dtm_district_name, f.district_match_type, d.admin2_name, d.is_placeholder, count(*)
+        from marts.fct_idp_locations f join marts.dim_admin2 d using (admin2_pcode)
+        where f.dtm_district_name in ('Mergasur', 'Abu Ghraib', 'Tarmia', 'Ra''ua', 'Al-Fares', 'Al-Azezia')
+        group by all""",
     )
-    assert placeholders[0][0] > 0
+    assert rows and {(r[1], r[3]) for r in rows} == {("dtm_assignment", False)}
+    assert {r[0]: r[2] for r in rows}.get("Mergasur") == "Al-Zibar"
+    assert query(loaded, "select count(*) from marts.fct_idp_locations where dtm_district_name is null") == [
+        (0,)
+    ]
 
 
 def test_reloading_changes_nothing_and_a_reissue_replaces_its_round(loaded):
@@ -350,14 +359,21 @@ def test_publication_swaps_under_eight_open_readers_and_holds_marts_alone(loaded
     try:
         # two publications in a row: an earlier round, then the latest again
         from orchestration.defs.dbt_project import dbt_project
-        from orchestration.publish.warehouse_file import mart_descriptions, publish_warehouse
+        from orchestration.publish.warehouse_file import (
+            install_latest,
+            mart_descriptions,
+            write_published_file,
+        )
 
-        publish_warehouse(
+        # an older file swapped in as the latest, then the latest round again
+        older = loaded["root"] / "published" / "rounds" / "IRQ-conflict-R119-2020-12.duckdb"
+        write_published_file(
             loaded["database"],
-            loaded["root"] / "published",
+            older,
             "IRQ-conflict-R119-2020-12",
             mart_descriptions(dbt_project.manifest_path),
         )
+        install_latest(loaded["root"] / "published", older)
         second = publish(loaded["defs"], loaded["instance"])
         assert second.success
     finally:
@@ -392,31 +408,173 @@ def test_publication_swaps_under_eight_open_readers_and_holds_marts_alone(loaded
         0
     ]
     report = (folder / "round_report.html").read_text()
-    assert str(national) in report and "Reconciliation" in report and "chart_shelter_mix.png" in report
+    assert f"{national:,}" in report and "Reconciliation" in report and "chart_shelter_mix.png" in report
     workbook = openpyxl.load_workbook(folder / "dtm_iraq_IRQ-conflict-R134-2024-12.xlsx", read_only=True)
     assert "README" in workbook.sheetnames and "idps_by_governorate" in workbook.sheetnames
 
 
-def test_published_files_validate_with_frictionless_libhxl_and_the_dtm_api_shape(loaded):
+LATEST_ROUND = "IRQ-conflict-R134-2024-12"
+
+
+def published_folder(loaded, partition_key: str = LATEST_ROUND) -> Path:
+    folder = loaded["root"] / "published" / "rounds" / partition_key
+    if not folder.exists():
+        from orchestration.cli import publish
+
+        assert publish(loaded["defs"], loaded["instance"]).success
+    return folder
+
+
+def marts_totals(loaded, partition_key: str = LATEST_ROUND) -> tuple[int, int]:
+    return query(
+        loaded,
+        "select idps, returnees from marts.national_figures_by_round where partition_key = ?",
+        [partition_key],
+    )[0]
+
+
+def test_every_published_file_carries_the_marts_totals_of_idps_and_returnees(loaded):
+    """Read each format with its own library: every file's IDPs and returnees equal the marts'."""
+    import csv as csv_module
     import json
 
     import hxl
     from frictionless import validate
 
-    folder = loaded["root"] / "published" / "rounds" / "IRQ-conflict-R134-2024-12"
-    if not folder.exists():
-        from orchestration.cli import publish
-
-        assert publish(loaded["defs"], loaded["instance"]).success
+    folder = published_folder(loaded)
+    idps, returnees = marts_totals(loaded)
     assert validate(str(folder / "datapackage.json")).valid
-    source = hxl.data(str(folder / "idps_returnees_by_district_hxl.csv"), hxl.InputOptions(allow_local=True))
-    assert [str(c) for c in source.columns][:4] == ["#adm1+name", "#adm1+code", "#adm2+name", "#adm2+code"]
-    idps = sum(int(row.get("#affected+idps+ind")) for row in source)
+    con = duckdb.connect()
+    # Parquet, read by DuckDB: the aggregated marts and the location facts
+    for table, measure, expected in (
+        ("idps_by_governorate", "idps", idps),
+        ("idps_by_district", "idps", idps),
+        ("fct_idp_locations", "individuals", idps),
+        ("fct_returnee_locations", "individuals", returnees),
+        ("national_figures_by_round", "idps", idps),
+        ("national_figures_by_round", "returnees", returnees),
+    ):
+        total = con.execute(f"select sum({measure}) from '{folder / table}.parquet'").fetchall()[0][0]
+        assert total == expected, (table, measure)
+    national = con.execute(
+        f"select returnees from '{folder}/returnees_over_time.parquet' where area_level = 'national'"
+    ).fetchall()
+    assert national == [(returnees,)]
+    # CSV, read as text: whole numbers, the same totals
+    with (folder / "idps_by_district.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv_module.DictReader(handle))
+    assert sum(int(r["idps"]) for r in rows) == idps
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", r["reporting_date"]) for r in rows)
+    # HXL, read by libhxl: every district with IDPs or returnees, whole numbers, ISO dates
+    source = list(
+        hxl.data(str(folder / "idps_returnees_by_district_hxl.csv"), hxl.InputOptions(allow_local=True))
+    )
+    assert sum(int(r.get("#affected+idps+ind")) for r in source) == idps
+    assert sum(int(r.get("#affected+returnees+ind")) for r in source) == returnees
     assert idps == sum(independent_totals(next(loaded["landing"].glob("Round134_*IDP*"))).values())
-    api = json.loads((folder / "idps_by_governorate_dtm_api_v3.json").read_text())
-    assert api["isSuccess"] is True and api["errorMessages"] == []
-    assert {r["admin1Pcode"][:5] for r in api["result"]} == {"IRQ-G"}
-    assert sum(r["numPresentIdpInd"] for r in api["result"]) == idps
+    cells = [r.get(tag) for r in source for tag in ("#affected+idps+ind", "#affected+returnees+ind")]
+    assert all(re.fullmatch(r"\d+", c) for c in cells)
+    assert {r.get("#date+reported") for r in source} == {"2024-12-31"}
+    # DTM API JSON, both endpoints
+    for name in ("idps_by_governorate_dtm_api_v3.json", "idps_by_district_dtm_api_v3.json"):
+        document = json.loads((folder / name).read_text())
+        assert sum(r["numPresentIdpInd"] for r in document["result"]) == idps, name
+    # the workbook, read by openpyxl: real numbers that add up
+    book = openpyxl.load_workbook(folder / f"dtm_iraq_{LATEST_ROUND}.xlsx", read_only=True)
+    sheet = list(book["idps_by_governorate"].iter_rows(values_only=True))
+    column = sheet[0].index("idps")
+    assert sum(row[column] for row in sheet[1:]) == idps
+    sheet = list(book["returnees_over_time"].iter_rows(values_only=True))
+    level, value = sheet[0].index("area_level"), sheet[0].index("returnees")
+    assert [row[value] for row in sheet[1:] if row[level] == "national"] == [returnees]
+
+
+def test_the_workbook_has_real_dates_formats_and_a_filled_readme(loaded):
+    import datetime
+
+    folder = published_folder(loaded)
+    book = openpyxl.load_workbook(folder / f"dtm_iraq_{LATEST_ROUND}.xlsx")
+    readme = list(book["README"].iter_rows(values_only=True))
+    assert readme[0] == ("sheet", "column", "what it means", "where it comes from")
+    blank = [row for row in readme[1:] if not all(str(v or "").strip() for v in row)]
+    assert blank == []
+    sheet = book["idps_by_governorate"]
+    header = [c.value for c in sheet[1]]
+    first = sheet[2]
+    date_cell = first[header.index("reporting_date")]
+    assert isinstance(date_cell.value, datetime.datetime) and date_cell.is_date
+    assert date_cell.value.date() == datetime.date(2024, 12, 31)
+    assert first[header.index("camp_share")].number_format == "0.0%"
+    assert first[header.index("idps")].number_format == "#,##0"
+    assert isinstance(first[header.index("idps")].value, int)
+    assert first[header.index("round_number")].number_format == "0"
+
+
+def test_the_round_report_names_the_round_as_people_do_and_rounds_its_figures(loaded):
+    folder = published_folder(loaded)
+    report = (folder / "round_report.html").read_text()
+    assert "Round 134, 31 December 2024" in report
+    # no float printed at full precision, shares as percents
+    assert not re.search(r"\d\.\d{5,}", report)
+    assert re.search(r"\d+\.\d%", report)
+    assert "Key informants" in report and "Quality of the round" in report
+
+
+def test_the_dtm_api_json_has_the_real_envelope_stable_ids_and_the_admin2_shape(loaded):
+    import functools
+    import http.server
+    import json
+    import threading
+
+    import jsonschema
+    from dtmapi import DTMApi
+
+    from orchestration.cli import publish
+
+    folder = published_folder(loaded)
+    shape = json.loads((Path(__file__).parent / "schemas" / "dtm_api_v3_response_shape.json").read_text())
+    schema = json.loads((Path(__file__).parent / "schemas" / "dtm_api_v3_idp.schema.json").read_text())
+    documents = {}
+    for level, name in (("admin1", "idps_by_governorate"), ("admin2", "idps_by_district")):
+        document = json.loads((folder / f"{name}_dtm_api_v3.json").read_text())
+        jsonschema.validate(document, schema)
+        assert list(document) == shape["envelope"]
+        assert document["statusCode"] == 200 and document["totalRecordsCount"] == len(document["result"])
+        assert {tuple(r) for r in document["result"]} == {tuple(shape["records"][level])}
+        ids = [r["id"] for r in document["result"]]
+        assert len(set(ids)) == len(ids)
+        documents[level] = document
+    assert {r["admin2Pcode"][:7] for r in documents["admin2"]["result"]} <= {
+        f"IRQ-G{i:02d}" for i in range(1, 19)
+    }
+    kadhmiyah = [r for r in documents["admin2"]["result"] if r["admin2Pcode"] == "IRQ-G08Q02"]
+    assert kadhmiyah and kadhmiyah[0]["admin2Name"] == "Al-Kadhmiyah"
+    # a later publication of the same round gives every record the same id
+    assert publish(loaded["defs"], loaded["instance"]).success
+    again = json.loads((folder / "idps_by_district_dtm_api_v3.json").read_text())
+    assert [(r["admin2Pcode"], r["id"]) for r in again["result"]] == [
+        (r["admin2Pcode"], r["id"]) for r in documents["admin2"]["result"]
+    ]
+
+    # the real dtmapi client reads both endpoints from a local server
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    files = {"admin1": "idps_by_governorate_dtm_api_v3.json", "admin2": "idps_by_district_dtm_api_v3.json"}
+    try:
+
+        class LocalDTMApi(DTMApi):
+            def _get_endpoint(self, endpoint_type: str) -> str:
+                return f"http://127.0.0.1:{server.server_port}/{files[endpoint_type]}"
+
+        client = LocalDTMApi(subscription_key="dummy-key", max_retries=0)
+        admin1 = client.get_idp_admin1_data(Admin0Pcode="IRQ")
+        admin2 = client.get_idp_admin2_data(Admin0Pcode="IRQ")
+    finally:
+        server.shutdown()
+    idps, _ = marts_totals(loaded)
+    assert int(admin1["numPresentIdpInd"].sum()) == idps == int(admin2["numPresentIdpInd"].sum())
+    assert set(admin1["admin1Pcode"]) == {f"IRQ-G{i:02d}" for i in range(1, 19)}
 
 
 def test_a_gate_failure_leaves_the_previous_publication_in_place(loaded):
@@ -434,42 +592,40 @@ def test_a_gate_failure_leaves_the_previous_publication_in_place(loaded):
         assert con.execute("select partition_key from marts.publication_info").fetchall() == [
             ("IRQ-conflict-R134-2024-12",)
         ]
+    # asked for by name, the quarantined round is refused with the reason, and nothing moves
+    refused = publish(loaded["defs"], loaded["instance"], "135")
+    assert not refused.success
+    failure = next(e for e in refused.all_events if e.is_step_failure)
+    assert "no master list of it passed the quality gate" in failure.event_specific_data.error.message
+    assert not (loaded["root"] / "published" / "rounds" / "IRQ-conflict-R135-2025-04").exists()
 
 
-def test_the_dtm_api_json_fits_the_v3_schema_and_the_real_dtmapi_client_reads_it(loaded):
-    import functools
-    import http.server
+def test_any_publishable_round_can_be_published_and_the_latest_file_stays(loaded):
     import json
-    import threading
 
-    import jsonschema
-    from dtmapi import DTMApi
+    from orchestration.cli import publish
 
-    folder = loaded["root"] / "published" / "rounds" / "IRQ-conflict-R134-2024-12"
-    if not folder.exists():
-        from orchestration.cli import publish
-
-        assert publish(loaded["defs"], loaded["instance"]).success
-    document = json.loads((folder / "idps_by_governorate_dtm_api_v3.json").read_text())
-    schema = json.loads((Path(__file__).parent / "schemas" / "dtm_api_v3_idp_admin1.schema.json").read_text())
-    jsonschema.validate(document, schema)
-
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-
-        class LocalDTMApi(DTMApi):
-            def _get_endpoint(self, endpoint_type: str) -> str:
-                return f"http://127.0.0.1:{server.server_port}/idps_by_governorate_dtm_api_v3.json"
-
-        frame = LocalDTMApi(subscription_key="dummy-key", max_retries=0).get_idp_admin1_data(
-            Admin0Pcode="IRQ"
-        )
-    finally:
-        server.shutdown()
-    expected = query(loaded, "select idps from marts.national_figures_by_round where round_number = 134")[0][
-        0
-    ]
-    assert int(frame["numPresentIdpInd"].sum()) == expected
-    assert set(frame["admin1Pcode"]) == {f"IRQ-G{i:02d}" for i in range(1, 19)}
+    assert publish(loaded["defs"], loaded["instance"]).success
+    latest = loaded["root"] / "published" / "dtm_latest.duckdb"
+    before = latest.stat().st_ino
+    result = publish(loaded["defs"], loaded["instance"], "119")
+    assert result.success
+    folder = loaded["root"] / "published" / "rounds" / "IRQ-conflict-R119-2020-12"
+    idps, returnees = marts_totals(loaded, "IRQ-conflict-R119-2020-12")
+    api = json.loads((folder / "idps_by_governorate_dtm_api_v3.json").read_text())
+    assert {r["roundNumber"] for r in api["result"]} == {119}
+    assert sum(r["numPresentIdpInd"] for r in api["result"]) == idps
+    assert "Round 119, 31 December 2020" in (folder / "round_report.html").read_text()
+    con = duckdb.connect()
+    info = con.execute(f"select partition_key from '{folder}/publication_info.parquet'").fetchall()
+    assert info == [("IRQ-conflict-R119-2020-12",)]
+    assert con.execute(
+        f"select sum(individuals) from '{folder}/fct_returnee_locations.parquet'"
+    ).fetchall() == [(returnees,)]
+    # dtm_latest.duckdb is the same file, still the latest round; no stray file is left
+    assert latest.stat().st_ino == before
+    with duckdb.connect(str(latest), read_only=True) as published:
+        assert published.execute("select partition_key from marts.publication_info").fetchall() == [
+            (LATEST_ROUND,)
+        ]
+    assert not list((loaded["root"] / "published" / "rounds").glob(".*"))

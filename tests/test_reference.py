@@ -92,6 +92,29 @@ def test_every_crosswalk_target_is_a_cod_district_of_its_governorate_or_its_plac
             assert row["note"], f"placeholder {row['dtm_district']} has no reason"
         else:
             assert cod[row["admin2_pcode"]] == row["admin1_pcode"], row
+        if row["match_type"] == "dtm_assignment":
+            assert "DTM publishes its admin2 figures under" in row["note"], row
+
+
+def test_dtm_assigns_its_six_districts_without_a_cod_district_as_it_publishes_them():
+    cod = {
+        r["pcode"]: r["name"] for r in read_seed("reference/ocha_admin_pcodes.csv") if r["admin_level"] == "2"
+    }
+    assigned = {
+        r["dtm_district"]: cod[r["admin2_pcode"]]
+        for r in district_crosswalk()
+        if r["match_type"] == "dtm_assignment"
+    }
+    assert assigned == {
+        "Abu Ghraib": "Al-Kadhmiyah",
+        "Tarmia": "Al-Kadhmiyah",
+        "Ra'ua": "Al-Rutba",
+        "Mergasur": "Al-Zibar",
+        "Al-Fares": "Balad",
+        "Al-Azezia": "Al-Suwaira",
+    }
+    # no DTM district is left on a placeholder: DTM itself assigns every one
+    assert [r["dtm_district"] for r in district_crosswalk() if r["match_type"] == "placeholder"] == []
 
 
 def test_the_two_spellings_of_thawra_land_on_one_cod_district():

@@ -28,14 +28,14 @@ district_check as (
     select
         governorates.partition_key,
         'idps_by_district' as mart,
-        districts.individuals as governorate_sum,
-        governorates.individuals as national_total
+        districts.idps as governorate_sum,
+        governorates.idps as national_total
     from (
-        select partition_key, sum(individuals) as individuals
+        select partition_key, sum(idps) as idps
         from idps_by_governorate group by partition_key
     ) as governorates
     left join (
-        select partition_key, sum(individuals) as individuals
+        select partition_key, sum(idps) as idps
         from idps_by_district group by partition_key
     ) as districts
         on governorates.partition_key = districts.partition_key

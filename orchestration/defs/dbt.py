@@ -18,6 +18,9 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.rounds import dbt_vars_for_partitions, sort_partition_keys
 from orchestration.warehouse import change_mark, connect, ensure_raw_schema, record_build, unfinished_rounds
 
+# A run tagged so builds the rounds changed since the last build (not every round) when it names
+# no round partition: the review_round job's, whose decision changes one round.
+CHANGED_ROUNDS_TAG = "dtm/dbt_rounds_changed"
 # The dbt of this environment, so a run works from a venv that is not activated.
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 
@@ -67,7 +70,10 @@ def dtm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareh
             undone = unfinished_rounds(con)
         ordered = context.instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME)
         rounds = run_round_partitions(context.run.tags, ordered)
-        if rounds and (extra := sorted(set(undone) - set(rounds))):
+        if not rounds and context.run.tags.get(CHANGED_ROUNDS_TAG):
+            # A run about decisions (review_round): the rounds whose batches or sign-off changed.
+            rounds = undone
+        elif rounds and (extra := sorted(set(undone) - set(rounds))):
             context.log.info(
                 f"Also building {len(extra)} round(s) an interrupted run left: {', '.join(extra[:5])}"
             )

@@ -37,6 +37,18 @@ RAW_DESCRIPTIONS = {
     "cluster_reach": "Cluster workbooks, sheet Reach: one row per month, activity, place and "
     "population group, one batch per workbook and round holding the month.",
 }
+# What the gates, sense checks and readers record beside the batches (dbt sources of the
+# quality marts: round_quality, gate_failures, sense_check_findings, refused_files).
+QUALITY_FAILURES = dg.AssetKey(["raw", "quality_failures"])
+SENSE_CHECK_FINDINGS = dg.AssetKey(["raw", "sense_check_findings"])
+FILE_REJECTIONS = dg.AssetKey(["raw", "file_rejections"])
+QUALITY_DESCRIPTIONS = {
+    QUALITY_FAILURES: "Every expectation a batch failed in the quality gate, with its severity (error "
+    "quarantines the batch), failing rows and samples.",
+    SENSE_CHECK_FINDINGS: "Round-over-round moves beyond a threshold of sense_check_thresholds (hold or "
+    "warning), one row per round, list, check and subject.",
+    FILE_REJECTIONS: "Landing files the readers refused, with the reason, sheet, row and column.",
+}
 LOAD_BATCHES_DESCRIPTION = (
     "One row per batch (one file's rows for one round) with its status: accepted, superseded by a "
     "re-issue, or quarantined."
@@ -58,6 +70,7 @@ landing_round_files = dg.AssetSpec(
         for key, text in [
             *((RAW_ASSET_KEYS[list_type], text) for list_type, text in RAW_DESCRIPTIONS.items()),
             (LOAD_BATCHES, LOAD_BATCHES_DESCRIPTION),
+            *QUALITY_DESCRIPTIONS.items(),
         ]
     ],
     check_specs=[
@@ -237,6 +250,25 @@ def _materializations(report: LoadReport):
             "gate_seconds": report.gate_seconds,
         },
     )
+    failures = [f for gate in gates.values() for f in gate.failures]
+    yield dg.MaterializeResult(
+        asset_key=QUALITY_FAILURES,
+        metadata={
+            "recorded_this_run": len(failures),
+            "critical": sum(1 for f in failures if f.severity == "error"),
+            "warnings": sum(1 for f in failures if f.severity == "warning"),
+        },
+    )
+    findings = [f for found in report.findings.values() for f in found]
+    yield dg.MaterializeResult(
+        asset_key=SENSE_CHECK_FINDINGS,
+        metadata={
+            "recorded_this_run": len(findings),
+            "hold": sum(1 for f in findings if f.severity == "hold"),
+            "warnings": sum(1 for f in findings if f.severity == "warning"),
+        },
+    )
+    yield dg.MaterializeResult(asset_key=FILE_REJECTIONS, metadata={"recorded_this_run": len(refused)})
 
 
 FIELD_TOTAL_HEADERS = {

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.defs.dbt import CHANGED_ROUNDS_TAG
 from orchestration.defs.freshness import round_freshness
-from orchestration.defs.publish import PUBLICATION
-from orchestration.defs.review import record_review
+from orchestration.defs.publish import PUBLICATION, publish_round_folder
+from orchestration.defs.review import ROUND_REVIEWS
 
 
 def _baghdad_schedule(name: str, job, cron: str, description: str) -> dg.ScheduleDefinition:
@@ -54,15 +55,29 @@ daily_freshness = _baghdad_schedule(
 )
 
 
-@dg.job(
-    description="Sign off or reject a round held for review (run config: round, decision, by, note), "
-    "then publish the latest publishable round."
+review_round = dg.define_asset_job(
+    "review_round",
+    # Every model, not only those downstream of the reviews: a rejection quarantines the round's
+    # batches, which the location facts read. The dbt step builds only the changed round.
+    selection=dg.AssetSelection.assets(ROUND_REVIEWS, PUBLICATION)
+    | dg.AssetSelection.groups("staging", "intermediate", "marts"),
+    tags={CHANGED_ROUNDS_TAG: "true"},
+    description="Sign off or reject a round held for review (config of record_review: round, decision, "
+    "by, note), rebuild the marts the decision changes (that round's) and publish the latest "
+    "publishable round.",
 )
-def review_round():
-    record_review()
+
+
+@dg.job(
+    description="Publish the folder of files of any publishable round (config: round, a partition key "
+    "or number). dtm_latest.duckdb stays on the latest publishable round; publishing that round "
+    "publishes it too."
+)
+def publish_chosen_round():
+    publish_round_folder()
 
 
 defs = dg.Definitions(
-    jobs=[rounds_job, publish_job, freshness_job, review_round],
+    jobs=[rounds_job, publish_job, freshness_job, review_round, publish_chosen_round],
     schedules=[monthly_publication, daily_freshness],
 )

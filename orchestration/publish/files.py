@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import date
 from pathlib import Path
 
 import duckdb
 
 from orchestration.publish.warehouse_file import PUBLISHED_SCHEMA, published_tables, round_rows
-from orchestration.rules import accepted_batches_sql, formula_safe, formula_safe_sql
+from orchestration.rules import formula_safe_sql, formula_safe_text
 from orchestration.settings import ADMIN0_PCODE, OPERATION
 
 LICENCE = """\
@@ -60,11 +61,9 @@ def _safe_select(columns: list[tuple[str, str]]) -> str:
     return ", ".join(parts)
 
 
-def write_round_files(
-    published: Path, working: Path, folder: Path, partition_key: str
-) -> dict[Path, list[dict]]:
-    """Every file of the round's folder, from the published warehouse file; CSV files map to
-    their Frictionless fields (from DuckDB's types, not guessed)."""
+def write_round_files(published: Path, folder: Path, partition_key: str) -> dict[Path, list[dict]]:
+    """Every file of the round's folder, from the published warehouse file (marts only); CSV
+    files map to their Frictionless fields (from DuckDB's types, not guessed)."""
     folder.mkdir(parents=True, exist_ok=True)
     written: dict[Path, list[dict]] = {}
     with duckdb.connect(str(published), read_only=True) as con:
@@ -76,87 +75,151 @@ def write_round_files(
             )
             con.execute(
                 f"copy (select {_safe_select(columns)} from {PUBLISHED_SCHEMA}.{table} {where}) "
-                f"to '{csv_path}' (format csv, header true)"
+                f"to '{csv_path}' (format csv, header true, timestampformat '%Y-%m-%dT%H:%M:%S')"
             )
             csv_path.write_bytes(b"\xef\xbb\xbf" + csv_path.read_bytes())  # BOM: Excel shows Arabic
             written[parquet] = []
             written[csv_path] = [{"name": n, "type": FIELD_TYPES.get(k, "string")} for n, k in columns]
         written[_write_hxl(con, folder, partition_key)] = []
-        written[_write_dtm_api_json(con, folder, partition_key)] = []
-    for path in _write_provenance(working, folder, partition_key):
-        written[path] = []
+        for path in _write_dtm_api_json(con, folder, partition_key):
+            written[path] = []
+        for path in _write_provenance(con, folder, partition_key):
+            written[path] = []
     return written
 
 
+# IDPs (idps_by_district) and returnees (the returnee location facts) per district, every
+# district with either: a district with returnees and no IDPs is a row too.
+HXL_QUERY = f"""
+with idps as (
+    select admin2_pcode, idps, idp_households from {PUBLISHED_SCHEMA}.idps_by_district
+    where partition_key = $round
+),
+returnees as (
+    select admin2_pcode, sum(individuals)::bigint as returnees
+    from {PUBLISHED_SCHEMA}.fct_returnee_locations where partition_key = $round group by all
+),
+districts as (
+    select coalesce(idps.admin2_pcode, returnees.admin2_pcode) as admin2_pcode,
+           idps.idps, idps.idp_households, returnees.returnees
+    from idps full outer join returnees on idps.admin2_pcode = returnees.admin2_pcode
+)
+select a1.admin1_name, a1.admin1_pcode, a2.admin2_name, districts.admin2_pcode,
+       strftime(r.reporting_date, '%Y-%m-%d') as reporting_date,
+       coalesce(districts.idps, 0) as idps, coalesce(districts.idp_households, 0) as idp_households,
+       coalesce(districts.returnees, 0) as returnees
+from districts
+join {PUBLISHED_SCHEMA}.dim_admin2 a2 on districts.admin2_pcode = a2.admin2_pcode
+join {PUBLISHED_SCHEMA}.dim_admin1 a1 on a2.admin1_pcode = a1.admin1_pcode
+cross join (select reporting_date from {PUBLISHED_SCHEMA}.dim_round where partition_key = $round) r
+order by districts.admin2_pcode
+"""
+
+
 def _write_hxl(con: duckdb.DuckDBPyConnection, folder: Path, partition_key: str) -> Path:
-    frame = con.execute(
-        f"""
-        with returnees as (
-            select admin2_pcode, sum(individuals) as returnees
-            from {PUBLISHED_SCHEMA}.fct_returnee_locations where partition_key = ? group by all
-        )
-        select d.admin1_name, d.admin1_pcode, d.admin2_name, d.admin2_pcode, d.reporting_date,
-               d.individuals as idps, d.households as idp_households, coalesce(r.returnees, 0) as returnees
-        from {PUBLISHED_SCHEMA}.idps_by_district d left join returnees r using (admin2_pcode)
-        where d.partition_key = ? order by d.admin2_pcode
-        """,
-        [partition_key, partition_key],
-    ).df()
+    """The round per district with HXL hashtags (whole numbers, ISO 8601 dates), for HDX."""
+    rows = con.execute(HXL_QUERY, {"round": partition_key}).fetchall()
     path = folder / "idps_returnees_by_district_hxl.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow([label for label, _, _ in HXL_COLUMNS])
         writer.writerow([tag for _, tag, _ in HXL_COLUMNS])
-        for row in formula_safe(frame).itertuples(index=False):
-            writer.writerow(row)
+        for row in rows:
+            writer.writerow([formula_safe_text(v) if isinstance(v, str) else v for v in row])
     return path
 
 
-def _write_dtm_api_json(con: duckdb.DuckDBPyConnection, folder: Path, partition_key: str) -> Path:
-    """IDPs by governorate as DTM's API v3 serves them (p-codes in the API's IRQ-G01 form)."""
-    rows = con.execute(
+# The DTM API v3 record as the API serves it (displacement/admin1 and displacement/admin2): the
+# same keys in the same order. Master lists give no sex split and no origin per record.
+API_ENVELOPE = ("result", "statusCode", "isSuccess", "errorMessages", "totalRecordsCount")
+API_ENDPOINTS = {
+    "admin1": (
+        "idps_by_governorate_dtm_api_v3.json",
         f"""
-        select g.admin1_name, a.dtm_api_pcode, g.individuals, g.reporting_date, g.round_number
+        select g.admin1_name, a.dtm_api_pcode, null, null, g.idps, g.reporting_date, g.round_number
         from {PUBLISHED_SCHEMA}.idps_by_governorate g
         join {PUBLISHED_SCHEMA}.dim_admin1 a using (admin1_pcode)
         where g.partition_key = ? order by a.dtm_api_pcode
         """,
-        [partition_key],
-    ).fetchall()
-    result = [
-        {
-            "id": i,
-            "operation": OPERATION,
-            "admin0Name": "Iraq",
-            "admin0Pcode": ADMIN0_PCODE,
-            "admin1Name": name,
-            "admin1Pcode": api_pcode,
-            "numPresentIdpInd": int(individuals),
-            "reportingDate": f"{day:%Y-%m-%d}T00:00:00",
-            "yearReportingDate": day.year,
-            "monthReportingDate": day.month,
-            "roundNumber": int(number),
-            "assessmentType": "BA",
+    ),
+    "admin2": (
+        "idps_by_district_dtm_api_v3.json",
+        f"""
+        select d.admin1_name, a1.dtm_api_pcode, d.admin2_name, a2.dtm_api_pcode, d.idps, d.reporting_date,
+               d.round_number
+        from {PUBLISHED_SCHEMA}.idps_by_district d
+        join {PUBLISHED_SCHEMA}.dim_admin1 a1 using (admin1_pcode)
+        join {PUBLISHED_SCHEMA}.dim_admin2 a2 using (admin2_pcode)
+        where d.partition_key = ? order by a2.dtm_api_pcode
+        """,
+    ),
+}
+
+
+def api_record_id(round_number: int, day: date, admin_pcode: str) -> int:
+    """A record id that is the same in every publication: round, reporting month and the area's
+    numbers (IRQ-G08Q02 in Round 134 of December 2024 -> 134 2024 12 08 02 = 1342024120802;
+    a placeholder district is 99)."""
+    governorate, _, district = admin_pcode.removeprefix(f"{ADMIN0_PCODE}-G").partition("Q")
+    district = "99" if district.endswith("XXX") or admin_pcode.endswith("-XXX") else (district or "00")
+    return int(f"{round_number:03d}{day:%Y%m}{governorate[:2]}{district}")
+
+
+def _write_dtm_api_json(con: duckdb.DuckDBPyConnection, folder: Path, partition_key: str) -> list[Path]:
+    """IDPs by governorate and by district as DTM's API v3 serves them (the real envelope, p-codes
+    in the API's IRQ-G01 and IRQ-G01Q01 forms, ids stable across publications)."""
+    written = []
+    for level, (name, query) in API_ENDPOINTS.items():
+        result = []
+        for admin1, admin1_pcode, admin2, admin2_pcode, idps, day, number in con.execute(
+            query, [partition_key]
+        ).fetchall():
+            area = {"admin1Name": admin1, "admin1Pcode": admin1_pcode}
+            if level == "admin2":
+                area |= {"admin2Name": admin2, "admin2Pcode": admin2_pcode}
+            result.append(
+                {
+                    "id": api_record_id(number, day, admin2_pcode or admin1_pcode),
+                    "operation": OPERATION,
+                    "admin0Name": "Iraq",
+                    "admin0Pcode": ADMIN0_PCODE,
+                    **area,
+                    "numPresentIdpInd": int(idps),
+                    "reportingDate": f"{day:%Y-%m-%d}T00:00:00",
+                    "yearReportingDate": day.year,
+                    "monthReportingDate": day.month,
+                    "roundNumber": int(number),
+                    "displacementReason": "Conflict",
+                    "numberMales": None,
+                    "numberFemales": None,
+                    "idpOriginAdmin1Name": "Not available",
+                    "idpOriginAdmin1Pcode": "Not available",
+                    "assessmentType": "BA",
+                }
+            )
+        envelope = {
+            "result": result,
+            "statusCode": 200,
+            "isSuccess": True,
+            "errorMessages": [],
+            "totalRecordsCount": len(result),
         }
-        for i, (name, api_pcode, individuals, day, number) in enumerate(rows, start=1)
-    ]
-    path = folder / "idps_by_governorate_dtm_api_v3.json"
-    path.write_text(
-        json.dumps({"isSuccess": True, "result": result, "errorMessages": []}, indent=1), encoding="utf-8"
-    )
-    return path
+        path = folder / name
+        path.write_text(json.dumps(envelope, indent=1, ensure_ascii=False), encoding="utf-8")
+        written.append(path)
+    return written
 
 
-def _write_provenance(working: Path, folder: Path, partition_key: str) -> list[Path]:
-    with duckdb.connect(str(working), read_only=True) as con:
-        sources = con.execute(
-            f"select {formula_safe_sql('source_file')} as source_file, source_sha256, list_type, loaded_at "
-            f"from raw.load_batches where partition_key = ? and {accepted_batches_sql()} "
-            "order by source_file",
-            [partition_key],
-        ).df()
+def _write_provenance(con: duckdb.DuckDBPyConnection, folder: Path, partition_key: str) -> list[Path]:
+    """sources.csv (the sha256 of every accepted file behind the round) and the licence."""
     sources_path = folder / "sources.csv"
-    sources.to_csv(sources_path, index=False, encoding="utf-8")
+    con.execute(
+        f"copy (select {formula_safe_sql('source_file')} as source_file, source_sha256, list_type, "
+        f"strftime(loaded_at, '%Y-%m-%dT%H:%M:%S') as loaded_at from {PUBLISHED_SCHEMA}.round_files "
+        f"where partition_key = ? and status = 'accepted' order by source_file) "
+        f"to '{sources_path}' (format csv, header true)",
+        [partition_key],
+    )
     licence = folder / "LICENSE.txt"
     licence.write_text(LICENCE.format(partition_key=partition_key, operation=OPERATION), encoding="utf-8")
     return [sources_path, licence]

@@ -1,16 +1,20 @@
 """A publication, without Dagster: which round may be published, the read-only warehouse for BI
 tools and the round's folder of files for people. The publication asset, `dtm run`, `dtm
-sign-off` and the review job call `publish_latest`.
+publish`, `dtm sign-off` and the review job call `publish`.
 
-Nothing doubtful is published: a round with a quarantined file newer than its last accepted
-one, a round awaiting sign-off and a rejected round are held back, and their rows are left out of
-the published file; the previous publishable round is published instead, and the file says why.
+Everything here reads the marts, never raw: which rounds may be published is
+`marts.dim_round.is_publishable`, why a round is held back is `marts.round_quality`. Nothing
+doubtful is published: a round awaiting sign-off or rejected, and a round with a quarantined
+file newer than its last accepted one, are not publishable; the rows of held rounds are left out
+of the published file, and the file says why.
+
 A publication is written beside its place and renamed over it: a run killed while publishing
 leaves the previous publication whole, and the next publication clears what it left.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -22,32 +26,34 @@ import duckdb
 from orchestration import review, writer_lock
 from orchestration.publish.files import write_datapackage, write_round_files
 from orchestration.publish.report import write_charts, write_report, write_workbook
-from orchestration.publish.warehouse_file import LATEST, mart_descriptions, publish_warehouse
+from orchestration.publish.warehouse_file import (
+    LATEST,
+    PUBLISHED_SCHEMA,
+    install_latest,
+    mart_descriptions,
+    write_published_file,
+)
 
-# The latest round with an accepted master list and no quarantined file newer than its last
-# accepted one, and not held for sign-off: a gate failure or a doubtful round leaves the
-# previous publication in place.
-LATEST_PUBLISHABLE_ROUND = """
-with batches as (select * from raw.load_batches where status in ('accepted', 'quarantined')),
-last_accepted as (select partition_key, max(status_changed_at) as at from batches
-                  where status = 'accepted' group by all),
-blocked as (select distinct b.partition_key from batches b join last_accepted a using (partition_key)
-            where b.status = 'quarantined' and b.loaded_at > a.at)
-select partition_key from marts.dim_round
-where partition_key not in (select partition_key from blocked)
-  and partition_key not in (select unnest(?::varchar[]))
-order by reporting_month desc, round_number desc limit 1
+PUBLISHABLE_ROUNDS = f"""
+select partition_key from {PUBLISHED_SCHEMA}.dim_round
+where is_publishable
+order by reporting_month desc, round_number desc
+"""
+HELD_ROUNDS = f"""
+select partition_key, review_status, review_reasons, review_figures, decided_by, decision_note,
+       reviewed_at
+from {PUBLISHED_SCHEMA}.round_quality where {{condition}} order by reporting_month, round_number
 """
 
 
 class NothingToPublish(Exception):
-    pass
+    """No round may be published (or not the one asked for): one sentence that says why."""
 
 
 @dataclass
 class Publication:
     partition_key: str
-    warehouse_file: Path
+    warehouse_file: Path | None  # dtm_latest.duckdb, where this publication is the latest
     folder: Path
     round_report: Path
     files_written: int
@@ -56,19 +62,84 @@ class Publication:
     withheld: list[review.Review] = field(default_factory=list)
     sign_off: review.Review | None = None
 
+    @property
+    def is_latest(self) -> bool:
+        return self.warehouse_file is not None
 
-def choose_round(working: Path) -> tuple[str | None, list[review.Review], review.Review | None]:
-    """The round to publish, the rounds held back with why, and the chosen round's sign-off."""
+
+@dataclass(frozen=True)
+class Choice:
+    partition_key: str | None
+    latest: str | None  # the latest publishable round
+    withheld: list[review.Review]
+    sign_off: review.Review | None
+
+
+def _reviews(con: duckdb.DuckDBPyConnection, condition: str, params: list) -> list[review.Review]:
+    return [
+        review.Review(key, status, [], reasons or "", json.loads(figures or "{}"), by, note, at)
+        for key, status, reasons, figures, by, note, at in con.execute(
+            HELD_ROUNDS.format(condition=condition), params
+        ).fetchall()
+    ]
+
+
+def choose_round(working: Path, partition_key: str | None = None) -> Choice:
+    """The round to publish (the latest publishable one, or the one asked for if it may be
+    published), the rounds held back for review with why, and the chosen round's sign-off."""
     with duckdb.connect(str(working), read_only=True) as con:
-        withheld = review.held_rounds(con)
         try:
-            rows = con.execute(LATEST_PUBLISHABLE_ROUND, [[w.partition_key for w in withheld]]).fetchall()
+            publishable = [row[0] for row in con.execute(PUBLISHABLE_ROUNDS).fetchall()]
         except duckdb.CatalogException:  # no dbt build has finished yet: no marts
-            return None, withheld, None
-        if not rows:
-            return None, withheld, None
-        chosen = review.current(con, rows[0][0])
-    return rows[0][0], withheld, chosen if chosen and chosen.status == review.SIGNED_OFF else None
+            return Choice(None, None, [], None)
+        withheld = _reviews(con, "is_held_for_review", [])
+        chosen = partition_key if partition_key is not None else next(iter(publishable), None)
+        if chosen is not None and chosen not in publishable:
+            raise NothingToPublish(_why_not(con, chosen))
+        sign_off = None
+        if chosen is not None:
+            signed = _reviews(con, "partition_key = ? and review_status = ?", [chosen, review.SIGNED_OFF])
+            sign_off = signed[0] if signed else None
+    return Choice(chosen, next(iter(publishable), None), withheld, sign_off)
+
+
+def resolve_round(working: Path, round_text: str) -> str:
+    """A partition key from what a person types (the key itself or a round number), from the
+    marts; one sentence when it names no round, or two (Round 48)."""
+    with duckdb.connect(str(working), read_only=True) as con:
+        keys = [
+            row[0]
+            for row in con.execute(
+                f"select partition_key from {PUBLISHED_SCHEMA}.round_quality "
+                "where partition_key = ? or cast(round_number as varchar) = ltrim(?, 'Rr0') order by 1",
+                [round_text, round_text],
+            ).fetchall()
+        ]
+    if not keys:
+        raise NothingToPublish(f"No round {round_text} in the warehouse: nothing to publish.")
+    if len(keys) > 1:
+        raise NothingToPublish(
+            f"Round {round_text} is ambiguous ({', '.join(keys)}): give the partition key."
+        )
+    return keys[0]
+
+
+def _why_not(con: duckdb.DuckDBPyConnection, partition_key: str) -> str:
+    rows = con.execute(
+        f"select has_accepted_master_list, is_blocked_by_quarantine, is_held_for_review, review_status, "
+        f"review_reasons from {PUBLISHED_SCHEMA}.round_quality where partition_key = ?",
+        [partition_key],
+    ).fetchall()
+    if not rows:
+        return f"{partition_key} is not in the warehouse: nothing to publish."
+    listed, blocked, held, status, reasons = rows[0]
+    if held:
+        return f"{partition_key} is not published: {status.replace('_', ' ')} ({reasons})."
+    if blocked:
+        return f"{partition_key} is not published: its newest file failed the quality gate (quarantined)."
+    if not listed:
+        return f"{partition_key} is not published: no master list of it passed the quality gate."
+    return f"{partition_key} is not published."
 
 
 def clear_leftovers(published_dir: Path) -> None:
@@ -78,39 +149,59 @@ def clear_leftovers(published_dir: Path) -> None:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
-def publish_latest(working: Path, published_dir: Path, manifest_path: Path, say=print) -> Publication:
+def publish(
+    working: Path, published_dir: Path, manifest_path: Path, partition_key: str | None = None, say=print
+) -> Publication:
+    """Publish the latest publishable round (or `partition_key`, if it may be published): its
+    folder of files, and, where it is the latest, dtm_latest.duckdb. An earlier round's
+    publication writes its folder only: dtm_latest.duckdb stays on the latest round."""
     with writer_lock.hold(working, say=say):
         started = time.perf_counter()
-        partition_key, withheld, sign_off = choose_round(working)
-        if partition_key is None:
+        choice = choose_round(working, partition_key)
+        if choice.partition_key is None:
             raise NothingToPublish("No round has passed the gates and sign-off yet: nothing to publish.")
-        for held in withheld:
+        chosen = choice.partition_key
+        is_latest = chosen == choice.latest
+        for held in choice.withheld:
             say(f"Not publishing {held.partition_key}: {held.why}")
-        say(f"Publishing {partition_key} to {published_dir}")
+        say(f"Publishing {chosen} to {published_dir}" + ("" if is_latest else " (its folder only)"))
         published_dir.mkdir(parents=True, exist_ok=True)
         clear_leftovers(published_dir)
         descriptions = mart_descriptions(manifest_path)
-        published = publish_warehouse(working, published_dir, partition_key, descriptions, withheld, sign_off)
-        folder = published_dir / "rounds" / partition_key
-        building = folder.with_name(f".{partition_key}.tmp")
-        written = write_round_files(published, working, building, partition_key)
-        with duckdb.connect(str(published), read_only=True) as con:
-            written[write_workbook(con, building, partition_key, descriptions)] = []
-            charts = write_charts(con, building, partition_key)
-            report = write_report(con, working, building, partition_key, charts)
-        written |= {path: [] for path in [*charts, report]}
-        write_datapackage(building, written, partition_key)
-        _swap_in(building, folder)
+        rounds_dir = published_dir / "rounds"
+        rounds_dir.mkdir(parents=True, exist_ok=True)
+        # An earlier round's file is built beside the folder and removed after it.
+        target = rounds_dir / (f"{chosen}.duckdb" if is_latest else f".{chosen}.duckdb.files.tmp")
+        published = write_published_file(
+            working, target, chosen, descriptions, choice.withheld, choice.sign_off
+        )
+        try:
+            folder = rounds_dir / chosen
+            building = folder.with_name(f".{chosen}.tmp")
+            written = write_round_files(published, building, chosen)
+            with duckdb.connect(str(published), read_only=True) as con:
+                written[write_workbook(con, building, chosen)] = []
+                charts = write_charts(con, building, chosen)
+                report = write_report(con, building, chosen, charts)
+            written |= {path: [] for path in [*charts, report]}
+            write_datapackage(building, written, chosen)
+            _swap_in(building, folder)
+            megabytes = round(published.stat().st_size / 1e6, 1)
+        finally:
+            if not is_latest:
+                published.unlink(missing_ok=True)
+        if is_latest:
+            install_latest(published_dir, published)
         return Publication(
-            partition_key,
-            published_dir / LATEST,
+            chosen,
+            published_dir / LATEST if is_latest else None,
             folder,
             folder / report.name,
-            len(written) + 1,
-            round(published.stat().st_size / 1e6, 1),
+            len(written) + (1 if is_latest else 0),
+            megabytes,
             round(time.perf_counter() - started, 1),
-            withheld,
-            sign_off,
+            choice.withheld,
+            choice.sign_off,
         )
 
 

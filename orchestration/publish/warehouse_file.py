@@ -25,6 +25,23 @@ STORAGE_VERSION = "v1.0.0"
 PUBLISHED_SCHEMA = "marts"
 LATEST = "dtm_latest.duckdb"
 KEEP_ROUNDS = 3
+# publication_info's description ("") and its columns': the table is written here, not by dbt.
+PUBLICATION_INFO = {
+    "": "The round this file publishes and when; who signed it off where its figures moved beyond "
+    "a threshold (and the moves they saw); newer rounds held back and why.",
+    "partition_key": "The round this file publishes: operation, round number and reporting month "
+    "(IRQ-conflict-R134-2024-12).",
+    "published_at": "When the file was published (UTC).",
+    "storage_version": "The DuckDB storage version of the file (drivers bundling DuckDB 1.x open it).",
+    "review_status": "signed_off where the round's figures moved beyond a hold threshold and a person "
+    "signed them off; NULL where no sign-off was needed.",
+    "signed_off_by": "Who signed the round off.",
+    "signed_off_at": "When they signed it off (UTC).",
+    "sign_off_note": "What they wrote when signing off.",
+    "sign_off_figures": "The moves they saw when signing off.",
+    "withheld_rounds": "Rounds held back from this publication (awaiting sign-off or rejected) and "
+    "why; their rows are in no table of this file.",
+}
 
 
 def mart_descriptions(manifest_path: Path) -> dict[str, tuple[str, dict[str, str]]]:
@@ -61,21 +78,18 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def publish_warehouse(
+def write_published_file(
     working: Path,
-    published_dir: Path,
+    target: Path,
     partition_key: str,
     descriptions: dict[str, tuple[str, dict[str, str]]],
     withheld: Sequence[Review] = (),
     sign_off: Review | None = None,
 ) -> Path:
-    """Write the marts to rounds/<partition>.duckdb, then point dtm_latest.duckdb at it. Rows of
-    withheld rounds are left out; publication_info says which round this is, who signed it off
-    if it was reviewed, and which newer rounds were held back and why."""
-    rounds_dir = published_dir / "rounds"
-    rounds_dir.mkdir(parents=True, exist_ok=True)
-    target = rounds_dir / f"{partition_key}.duckdb"
-    staging = rounds_dir / f".{partition_key}.duckdb.tmp"
+    """Write the marts to `target` (built beside it, renamed in). Rows of withheld rounds are
+    left out; publication_info says which round this is, who signed it off if it was reviewed,
+    and which rounds were held back and why."""
+    staging = target.with_name(f".{target.name}.building.tmp")
     staging.unlink(missing_ok=True)
     con = duckdb.connect()
     try:
@@ -96,7 +110,7 @@ def publish_warehouse(
             source = f"working.{PUBLISHED_SCHEMA}.{table}"
             columns = {r[0] for r in con.execute(f"select column_name from (describe {source})").fetchall()}
             keep = (
-                "where partition_key not in (select unnest(?::varchar[]))"
+                "where partition_key is null or partition_key not in (select unnest(?::varchar[]))"
                 if "partition_key" in columns
                 else ""
             )
@@ -126,17 +140,26 @@ def publish_warehouse(
         )
         con.execute(
             f"comment on table published.{PUBLISHED_SCHEMA}.publication_info is "
-            "'The round this file publishes and when; who signed it off where its figures moved "
-            "beyond a threshold (and the moves they saw); newer rounds held back and why.'"
+            f"{_quote(PUBLICATION_INFO[''])}"
         )
+        for column, text in PUBLICATION_INFO.items():
+            if column:
+                con.execute(
+                    f'comment on column published.{PUBLISHED_SCHEMA}.publication_info."{column}" '
+                    f"is {_quote(text)}"
+                )
         con.execute("detach published")
         con.execute("detach working")
     finally:
         con.close()
     os.replace(staging, target)
-    _point_latest(published_dir, target)
-    _prune(rounds_dir)
     return target
+
+
+def install_latest(published_dir: Path, target: Path) -> None:
+    """Make `target` (a round's file under rounds/) dtm_latest.duckdb, keeping the newest few."""
+    _point_latest(published_dir, target)
+    _prune(target.parent)
 
 
 def _point_latest(published_dir: Path, target: Path) -> None:

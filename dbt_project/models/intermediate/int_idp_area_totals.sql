@@ -1,6 +1,7 @@
 -- IDPs per round and area, for both area levels (admin1: governorate, admin2: district):
 -- totals, shelter mix and the change against the previous round by reporting date. An area
--- absent from the previous round counts from 0.
+-- absent from the previous round counts from 0. A share is 0 where its numerator is 0 and
+-- NULL only where its denominator is (no shelter breakdown reported).
 with
 
 locations as (
@@ -48,9 +49,9 @@ location_totals as (
         partition_key,
         area_level,
         area_pcode,
-        cast(count(*) as integer) as locations,
-        cast(sum(households) as bigint) as households,
-        cast(sum(individuals) as bigint) as individuals
+        cast(count(*) as integer) as idp_locations,
+        cast(sum(households) as bigint) as idp_households,
+        cast(sum(individuals) as bigint) as idps
     from location_areas
     group by all
 ),
@@ -83,19 +84,21 @@ current_round as (
         rounds.reporting_date,
         location_totals.area_level,
         location_totals.area_pcode,
-        location_totals.locations,
-        location_totals.households,
-        location_totals.individuals,
+        location_totals.idp_locations,
+        location_totals.idp_households,
+        location_totals.idps,
         shelter_totals.shelter_unit,
         coalesce(shelter_totals.in_camps, 0) as in_camps,
         coalesce(shelter_totals.in_critical_shelters, 0) as in_critical_shelters,
         coalesce(shelter_totals.in_private_settings, 0) as in_private_settings,
         coalesce(shelter_totals.in_other_shelters, 0) as in_other_shelters,
-        cast(
-            round(shelter_totals.in_camps / nullif(shelter_totals.shelter_reported, 0), 4) as double
-        ) as camp_share,
         cast(round(
-            shelter_totals.in_critical_shelters / nullif(shelter_totals.shelter_reported, 0), 4
+            coalesce(shelter_totals.in_camps, 0) / nullif(shelter_totals.shelter_reported, 0), 4
+        ) as double) as camp_share,
+        cast(round(
+            coalesce(shelter_totals.in_critical_shelters, 0)
+            / nullif(shelter_totals.shelter_reported, 0),
+            4
         ) as double) as critical_shelter_share,
         rounds.previous_idp_partition_key as previous_partition_key
     from location_totals
@@ -112,11 +115,10 @@ final as (
         current_round.*,
         case
             when current_round.previous_partition_key is not null
-                then coalesce(previous_round.individuals, 0)
-        end as previous_individuals,
-        current_round.individuals - previous_individuals as change_individuals,
-        cast(round(100.0 * change_individuals / nullif(previous_individuals, 0), 2) as double)
-            as change_pct
+                then coalesce(previous_round.idps, 0)
+        end as previous_idps,
+        current_round.idps - previous_idps as change_idps,
+        cast(round(change_idps / nullif(previous_idps, 0), 4) as double) as change_share
     from current_round
     left join current_round as previous_round
         on

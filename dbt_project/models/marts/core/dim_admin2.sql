@@ -9,7 +9,9 @@ districts as (
         pcode as admin2_pcode,
         name as admin2_name,
         parent_pcode as admin1_pcode,
-        false as is_placeholder
+        false as is_placeholder,
+        -- as DTM's API writes p-codes: IQG01Q01 -> IRQ-G01Q01
+        'IRQ-' || substr(pcode, 3) as dtm_api_pcode
     from pcodes
     where admin_level = 2
 ),
@@ -20,7 +22,8 @@ placeholders as (
         pcode || '-XXX' as admin2_pcode,
         'Unmatched district of ' || name as admin2_name,
         pcode as admin1_pcode,
-        true as is_placeholder
+        true as is_placeholder,
+        'IRQ-' || substr(pcode, 3) || '-XXX' as dtm_api_pcode
     from pcodes
     where admin_level = 1
 ),

@@ -5,9 +5,8 @@ batches as (
     where status = 'accepted'
 ),
 
-latest_reviews as (
-    select * from {{ ref('stg_raw__round_reviews') }}
-    qualify row_number() over (partition by partition_key order by reviewed_at desc) = 1
+assessed as (
+    select * from {{ ref('int_rounds_assessed') }}
 ),
 
 rounds as (
@@ -42,12 +41,12 @@ ordered as (
 final as (
     select
         ordered.*,
-        latest_reviews.review_status,
-        coalesce(
-            latest_reviews.review_status in ('awaiting_sign_off', 'rejected'), false
-        ) as is_held_for_review
+        assessed.review_status,
+        assessed.is_held_for_review,
+        assessed.is_blocked_by_quarantine,
+        assessed.is_publishable
     from ordered
-    left join latest_reviews on ordered.partition_key = latest_reviews.partition_key
+    inner join assessed on ordered.partition_key = assessed.partition_key
 )
 
 select * from final

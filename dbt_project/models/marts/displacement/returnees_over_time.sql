@@ -16,10 +16,11 @@ by_governorate as (
     select
         partition_key,
         'governorate' as area_level,
-        admin1_pcode as area_pcode,
-        cast(count(*) as integer) as locations,
-        cast(sum(households) as bigint) as households,
-        cast(sum(individuals) as bigint) as individuals
+        admin0_pcode,
+        admin1_pcode,
+        cast(count(*) as integer) as returnee_locations,
+        cast(sum(households) as bigint) as returnee_households,
+        cast(sum(individuals) as bigint) as returnees
     from locations
     group by all
 ),
@@ -28,10 +29,11 @@ national as (
     select
         partition_key,
         'national' as area_level,
-        admin0_pcode as area_pcode,
-        cast(count(*) as integer) as locations,
-        cast(sum(households) as bigint) as households,
-        cast(sum(individuals) as bigint) as individuals
+        admin0_pcode,
+        null::varchar as admin1_pcode,
+        cast(count(*) as integer) as returnee_locations,
+        cast(sum(households) as bigint) as returnee_households,
+        cast(sum(individuals) as bigint) as returnees
     from locations
     group by all
 ),
@@ -49,15 +51,16 @@ current_round as (
         rounds.round_number,
         rounds.reporting_date,
         areas.area_level,
-        areas.area_pcode,
-        coalesce(governorates.admin1_name, 'Iraq') as area_name,
-        areas.locations,
-        areas.households,
-        areas.individuals as returnees,
+        areas.admin0_pcode,
+        areas.admin1_pcode,
+        governorates.admin1_name,
+        areas.returnee_locations,
+        areas.returnee_households,
+        areas.returnees,
         rounds.previous_returnee_partition_key
     from areas
     inner join rounds on areas.partition_key = rounds.partition_key
-    left join governorates on areas.area_pcode = governorates.admin1_pcode
+    left join governorates on areas.admin1_pcode = governorates.admin1_pcode
 ),
 
 final as (
@@ -74,7 +77,7 @@ final as (
     left join current_round as previous_round
         on current_round.previous_returnee_partition_key = previous_round.partition_key
             and current_round.area_level = previous_round.area_level
-            and current_round.area_pcode = previous_round.area_pcode
+            and current_round.admin1_pcode is not distinct from previous_round.admin1_pcode
 )
 
 select * from final

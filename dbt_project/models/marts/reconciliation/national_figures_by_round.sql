@@ -16,17 +16,18 @@ returnees as (
 idp_totals as (
     select
         partition_key,
-        cast(sum(locations) as bigint) as idp_locations,
-        cast(sum(households) as bigint) as idp_households,
-        cast(sum(individuals) as bigint) as idps,
-        cast(round(100.0 * sum(in_camps) / nullif(sum(
+        cast(sum(idp_locations) as bigint) as idp_locations,
+        cast(sum(idp_households) as bigint) as idp_households,
+        cast(sum(idps) as bigint) as idps,
+        -- shares as fractions (0-1), like every share of the marts
+        cast(round(sum(in_camps) / nullif(sum(
             in_camps + in_critical_shelters
             + in_private_settings + in_other_shelters
-        ), 0), 2) as double) as idps_in_camps_pct,
-        cast(round(100.0 * sum(in_critical_shelters) / nullif(sum(
+        ), 0), 4) as double) as camp_share,
+        cast(round(sum(in_critical_shelters) / nullif(sum(
             in_camps + in_critical_shelters
             + in_private_settings + in_other_shelters
-        ), 0), 2) as double) as idps_in_critical_shelters_pct
+        ), 0), 4) as double) as critical_shelter_share
     from idps
     group by partition_key
 ),
@@ -41,10 +42,10 @@ final as (
         idp_totals.idp_locations,
         idp_totals.idp_households,
         idp_totals.idps,
-        idp_totals.idps_in_camps_pct,
-        idp_totals.idps_in_critical_shelters_pct,
-        returnees.locations as returnee_locations,
-        returnees.households as returnee_households,
+        idp_totals.camp_share,
+        idp_totals.critical_shelter_share,
+        returnees.returnee_locations,
+        returnees.returnee_households,
         returnees.returnees
     from rounds
     left join idp_totals on rounds.partition_key = idp_totals.partition_key

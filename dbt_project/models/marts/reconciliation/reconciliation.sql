@@ -34,11 +34,11 @@ national_long as (
             reporting_date,
             cast(idps as double) as idps,
             cast(returnees as double) as returnees,
-            idps_in_camps_pct,
-            idps_in_critical_shelters_pct
+            camp_share,
+            critical_shelter_share
         from national
     )
-    on idps, returnees, idps_in_camps_pct, idps_in_critical_shelters_pct
+    on idps, returnees, camp_share, critical_shelter_share
     into name measure value warehouse_value
 ),
 
@@ -48,8 +48,16 @@ matched as (
         published.scope,
         published.as_of,
         published.dtm_round,
-        published.value as published_value,
-        published.unit,
+        -- IOM publishes shares as percents; the marts hold every share as a fraction (0-1).
+        case
+            when published.unit like 'percent%' then published.value / 100
+            else published.value
+        end as published_value,
+        case
+            when published.unit like 'percent%'
+                then replace(published.unit, 'percent', 'share') || ' (fraction; published as a percent)'
+            else published.unit
+        end as unit,
         published.source,
         measures.measure,
         national_long.partition_key,
@@ -94,7 +102,7 @@ final as (
                 warehouse_value is null and dtm_round is null
                 then 'not comparable: no DTM round given'
             when warehouse_value is null then 'not comparable: that round is not in the warehouse'
-            when unit like 'percent%' and round(warehouse_value) = published_value
+            when unit like 'share%' and round(warehouse_value, 2) = round(published_value, 2)
                 then 'matches to the published precision'
             when warehouse_value = published_value then 'matches'
             else 'differs'

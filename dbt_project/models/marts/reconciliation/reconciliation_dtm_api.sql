@@ -34,8 +34,8 @@ final as (
         api_cod.admin1_pcode,
         api_cod.api_admin1_name,
         api_cod.api_idps,
-        warehouse.individuals as warehouse_idps,
-        warehouse.individuals - api_cod.api_idps as difference
+        warehouse.idps as warehouse_idps,
+        warehouse.idps - api_cod.api_idps as difference
     from api_cod
     left join warehouse
         on api_cod.round_number = warehouse.round_number

@@ -9,6 +9,7 @@ renamed as (
         partition_key,
         status as review_status,
         reasons as review_reasons,
+        cast(figures as varchar) as review_figures,
         decided_by,
         note as decision_note,
         recorded_at as reviewed_at
