@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 import duckdb
 
 from orchestration.quality.sense_checks import Finding
+from orchestration.rounds import UnknownRound, resolve_round
 from orchestration.rules import accepted_batches_sql
 
+# awaiting_sign_off and rejected keep a round out of the publication (marts.dim_round says so).
 AWAITING, SIGNED_OFF, REJECTED, CLEARED = "awaiting_sign_off", "signed_off", "rejected", "cleared"
-# States that keep a round out of the publication.
-HELD = (AWAITING, REJECTED)
 
 
 class ReviewError(Exception):
@@ -149,23 +149,6 @@ def hold_if_doubtful(
     return _record(con, candidate, AWAITING, batches, reasons, figures)
 
 
-def resolve_round(con: duckdb.DuckDBPyConnection, round_text: str) -> str:
-    """A partition key from what a person types: the key itself or a round number."""
-    keys = [
-        row[0]
-        for row in con.execute(
-            "select distinct partition_key from raw.load_batches "
-            "where partition_key = ? or cast(round_number as varchar) = ltrim(?, 'Rr0') order by 1",
-            [round_text, round_text],
-        ).fetchall()
-    ]
-    if not keys:
-        raise ReviewError(f"No round {round_text} in the warehouse.")
-    if len(keys) > 1:
-        raise ReviewError(f"Round {round_text} is ambiguous ({', '.join(keys)}): give the partition key.")
-    return keys[0]
-
-
 def decide(con: duckdb.DuckDBPyConnection, round_text: str, decision: str, by: str, note: str) -> Review:
     """Sign off or reject the round under review. Rejecting quarantines its batches (and puts
     back the batches they superseded, as a quarantine does), so the round leaves the marts at
@@ -174,7 +157,10 @@ def decide(con: duckdb.DuckDBPyConnection, round_text: str, decision: str, by: s
         raise ReviewError(f"A decision is {SIGNED_OFF} or {REJECTED}, not {decision}.")
     if not by.strip():
         raise ReviewError("Say who decides (--by NAME): the decision is recorded under that name.")
-    partition_key = resolve_round(con, round_text)
+    try:
+        partition_key = resolve_round(con, round_text)
+    except UnknownRound as error:
+        raise ReviewError(str(error)) from None
     review = current(con, partition_key)
     if review is None or review.status != AWAITING:
         state = review.status if review else "not under review"
@@ -212,16 +198,3 @@ def _quarantine(con: duckdb.DuckDBPyConnection, batch_ids: list[str], reason: st
             "status_changed_at = current_timestamp where batch_id = ?",
             [reason, batch_id],
         )
-
-
-def held_rounds(con: duckdb.DuckDBPyConnection) -> list[Review]:
-    """Rounds whose latest review keeps them out of the publication."""
-    try:
-        rows = con.execute(
-            "select partition_key from raw.round_reviews group by partition_key "
-            "having arg_max(status, recorded_at) in (select unnest(?::varchar[]))",
-            [list(HELD)],
-        ).fetchall()
-    except duckdb.CatalogException:  # a warehouse from before sign-off existed
-        return []
-    return [review for (key,) in rows if (review := current(con, key)) is not None]

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+import duckdb
+
 from orchestration.settings import ADMIN0_PCODE, OPERATION
 
 _OPERATION_SLUG = "conflict"
@@ -193,3 +195,25 @@ def parse_month(text: str | None) -> date | None:
     if month is None or not 1 <= month <= 12:
         return None
     return date(year, month, 1)
+
+
+class UnknownRound(ValueError):
+    """A round a person named that the warehouse does not hold, or that names two."""
+
+
+def resolve_round(con: duckdb.DuckDBPyConnection, round_text: str, table: str = "raw.load_batches") -> str:
+    """A partition key from what a person types (the key itself or a round number), among the
+    rounds of `table` (raw.load_batches for decisions, marts.round_quality for publications)."""
+    keys = [
+        row[0]
+        for row in con.execute(
+            f"select distinct partition_key from {table} "
+            "where partition_key = ? or cast(round_number as varchar) = ltrim(?, 'Rr0') order by 1",
+            [round_text, round_text],
+        ).fetchall()
+    ]
+    if not keys:
+        raise UnknownRound(f"No round {round_text} in the warehouse.")
+    if len(keys) > 1:
+        raise UnknownRound(f"Round {round_text} is ambiguous ({', '.join(keys)}): give the partition key.")
+    return keys[0]

@@ -629,3 +629,25 @@ def test_any_publishable_round_can_be_published_and_the_latest_file_stays(loaded
             (LATEST_ROUND,)
         ]
     assert not list((loaded["root"] / "published" / "rounds").glob(".*"))
+
+
+def test_the_publication_reads_the_marts_alone(loaded, tmp_path):
+    """A copy of the warehouse without its raw and staging layers publishes the same round with
+    the same files: nothing on the publishing side queries raw."""
+    from orchestration.defs.dbt_project import dbt_project
+    from orchestration.publish.publication import publish as publish_marts
+
+    marts_only = tmp_path / "marts_only.duckdb"
+    shutil.copy(loaded["database"], marts_only)
+    with duckdb.connect(str(marts_only)) as con:
+        for schema in ("raw", "staging", "intermediate", "reference"):
+            con.execute(f"drop schema if exists {schema} cascade")
+    done = publish_marts(marts_only, tmp_path / "published", dbt_project.manifest_path, say=lambda _: None)
+    assert done.partition_key == LATEST_ROUND and done.is_latest
+    files = {p.name for p in done.folder.iterdir()}
+    assert {"sources.csv", "round_report.html", "round_quality.csv", "gate_failures.csv"} <= files
+    with (done.folder / "sources.csv").open(encoding="utf-8") as handle:
+        sources = list(csv.DictReader(handle))
+    assert {s["list_type"] for s in sources} >= {"idp", "returnee"} and all(
+        len(s["source_sha256"]) == 64 for s in sources
+    )

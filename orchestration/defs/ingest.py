@@ -250,24 +250,16 @@ def _materializations(report: LoadReport):
             "gate_seconds": report.gate_seconds,
         },
     )
-    failures = [f for gate in gates.values() for f in gate.failures]
-    yield dg.MaterializeResult(
-        asset_key=QUALITY_FAILURES,
-        metadata={
-            "recorded_this_run": len(failures),
-            "critical": sum(1 for f in failures if f.severity == "error"),
-            "warnings": sum(1 for f in failures if f.severity == "warning"),
-        },
+    # What the run recorded beside the batches, by severity.
+    recorded = (
+        (QUALITY_FAILURES, [f.severity for gate in gates.values() for f in gate.failures]),
+        (SENSE_CHECK_FINDINGS, [f.severity for found in report.findings.values() for f in found]),
     )
-    findings = [f for found in report.findings.values() for f in found]
-    yield dg.MaterializeResult(
-        asset_key=SENSE_CHECK_FINDINGS,
-        metadata={
-            "recorded_this_run": len(findings),
-            "hold": sum(1 for f in findings if f.severity == "hold"),
-            "warnings": sum(1 for f in findings if f.severity == "warning"),
-        },
-    )
+    for key, severities in recorded:
+        yield dg.MaterializeResult(
+            asset_key=key,
+            metadata={"recorded_this_run": len(severities), **Counter(severities)},
+        )
     yield dg.MaterializeResult(asset_key=FILE_REJECTIONS, metadata={"recorded_this_run": len(refused)})
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration import review, writer_lock
+from orchestration import review, rounds, writer_lock
 from orchestration.publish.files import write_datapackage, write_round_files
 from orchestration.publish.report import write_charts, write_report, write_workbook
 from orchestration.publish.warehouse_file import (
@@ -105,23 +105,12 @@ def choose_round(working: Path, partition_key: str | None = None) -> Choice:
 
 def resolve_round(working: Path, round_text: str) -> str:
     """A partition key from what a person types (the key itself or a round number), from the
-    marts; one sentence when it names no round, or two (Round 48)."""
+    marts."""
     with duckdb.connect(str(working), read_only=True) as con:
-        keys = [
-            row[0]
-            for row in con.execute(
-                f"select partition_key from {PUBLISHED_SCHEMA}.round_quality "
-                "where partition_key = ? or cast(round_number as varchar) = ltrim(?, 'Rr0') order by 1",
-                [round_text, round_text],
-            ).fetchall()
-        ]
-    if not keys:
-        raise NothingToPublish(f"No round {round_text} in the warehouse: nothing to publish.")
-    if len(keys) > 1:
-        raise NothingToPublish(
-            f"Round {round_text} is ambiguous ({', '.join(keys)}): give the partition key."
-        )
-    return keys[0]
+        try:
+            return rounds.resolve_round(con, round_text, f"{PUBLISHED_SCHEMA}.round_quality")
+        except rounds.UnknownRound as error:
+            raise NothingToPublish(f"{error} Nothing to publish.") from None
 
 
 def _why_not(con: duckdb.DuckDBPyConnection, partition_key: str) -> str:

@@ -39,7 +39,7 @@ summarised as (
 
 assessed as (
     select
-        summarised.* exclude (last_accepted_at, last_quarantined_loaded_at),
+        summarised.* exclude (last_accepted_at, last_quarantined_loaded_at),  -- noqa: RF02
         latest_reviews.review_status,
         latest_reviews.review_reasons,
         latest_reviews.review_figures,

@@ -9,18 +9,28 @@ assessed as (
     select * from {{ ref('int_rounds_assessed') }}
 ),
 
-rounds as (
+accepted as (
     select
         partition_key,
-        any_value(operation) as operation,
-        any_value(admin0_pcode) as admin0_pcode,
-        any_value(round_number) as round_number,
-        any_value(reporting_month) as reporting_month,
         min(reporting_date) as reporting_date,
         bool_or(list_type = 'idp') as has_idp_list,
         bool_or(list_type = 'returnee') as has_returnee_list
     from batches
     group by partition_key
+),
+
+rounds as (
+    select
+        accepted.partition_key,
+        assessed.operation,
+        assessed.admin0_pcode,
+        assessed.round_number,
+        assessed.reporting_month,
+        accepted.reporting_date,
+        accepted.has_idp_list,
+        accepted.has_returnee_list
+    from accepted
+    inner join assessed on accepted.partition_key = assessed.partition_key
 ),
 
 ordered as (

@@ -30,7 +30,7 @@ national as (
         partition_key,
         'national' as area_level,
         admin0_pcode,
-        null::varchar as admin1_pcode,
+        cast(null as varchar) as admin1_pcode,
         cast(count(*) as integer) as returnee_locations,
         cast(sum(households) as bigint) as returnee_households,
         cast(sum(individuals) as bigint) as returnees

@@ -5,15 +5,7 @@ reviews as (
 ),
 
 final as (
-    select
-        partition_key,
-        review_status,
-        review_reasons,
-        review_figures,
-        decided_by,
-        decision_note,
-        reviewed_at
-    from reviews
+    select * from reviews
 )
 
 select * from final

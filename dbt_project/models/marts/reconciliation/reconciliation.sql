@@ -55,7 +55,8 @@ matched as (
         end as published_value,
         case
             when published.unit like 'percent%'
-                then replace(published.unit, 'percent', 'share') || ' (fraction; published as a percent)'
+                then replace(published.unit, 'percent', 'share')
+                    || ' (fraction; published as a percent)'
             else published.unit
         end as unit,
         published.source,
