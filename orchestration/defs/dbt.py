@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,9 +41,45 @@ def _environment(**variables: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
+# What each generic dbt test checks, in words, for the check's description in the UI.
+TEST_DESCRIPTIONS = {
+    "not_null": "{column_name} is never empty.",
+    "unique": "{column_name} is unique.",
+    "accepted_values": "{column_name} only takes the values {values}.",
+    "relationships": "every {column_name} is in {to}.{field}.",
+    "unique_combination_of_columns": "one row per {combination_of_columns}.",
+}
+
+
+def _argument(value: Any) -> str:
+    """A test argument as people read it: a list joined, ref('dim_admin1') as dim_admin1."""
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value).removeprefix("ref('").removesuffix("')")
+
+
+def describe_dbt_test(test: Mapping[str, Any]) -> str:
+    """A dbt test in words: its generic test with its arguments, or a singular test's file."""
+    generic = test.get("test_metadata") or {}
+    template = TEST_DESCRIPTIONS.get(generic.get("name", ""))
+    if template is None:
+        return (
+            f"dbt test {test['name']} ({test['original_file_path']}): passes when its query returns no row."
+        )
+    arguments = {key: _argument(value) for key, value in (generic.get("kwargs") or {}).items()}
+    return "dbt test: " + template.format_map(defaultdict(str, arguments))
+
+
 class LayerTranslator(DagsterDbtTranslator):
     """Groups by layer (staging, intermediate, marts, reference); sources keep the key
-    [source, table] = ["raw", ...] the ingest assets produce, so the graph is one piece."""
+    [source, table] = ["raw", ...] the ingest assets produce, so the graph is one piece; every
+    dbt test's check says in words what it checks."""
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project) -> dg.AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=describe_dbt_test(manifest["nodes"][unique_id]))
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":

@@ -12,7 +12,14 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.monitoring import write_alert
 
 
-@dg.sensor(job=rounds_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(
+    job=rounds_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Every 30 s: hashes the landing folder's files (only those whose size or time moved), "
+    "adds a round partition for each new round and starts one load_rounds run per group of "
+    "neighbouring rounds whose files are new or changed.",
+)
 def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     """Register new or changed files (sha256), add their round partitions, and load the rounds
     they touch (a KI export or cluster workbook touches the rounds its rows belong to)."""
@@ -65,7 +72,12 @@ def _root_message(error) -> str:
     return error.message
 
 
-@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, monitor_all_code_locations=False)
+@dg.run_failure_sensor(
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    monitor_all_code_locations=False,
+    description="When a run of this code location fails, writes an alert (job, run, failed steps, the "
+    "first line of each error) into the operations folder beside the warehouse.",
+)
 def alert_on_run_failure(context: dg.RunFailureSensorContext, warehouse: WarehouseResource) -> None:
     """Write an operator-readable alert into the operations folder beside the warehouse."""
     failures = [

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.publish.warehouse_file import PUBLISHED_SCHEMA, published_tables, round_rows
+from orchestration.publish.warehouse_file import PUBLISHED_SCHEMA, published_tables, quiet_connect, round_rows
 from orchestration.rules import formula_safe_sql, formula_safe_text
 from orchestration.settings import ADMIN0_PCODE, OPERATION
 
@@ -66,7 +66,8 @@ def write_round_files(published: Path, folder: Path, partition_key: str) -> dict
     files map to their Frictionless fields (from DuckDB's types, not guessed)."""
     folder.mkdir(parents=True, exist_ok=True)
     written: dict[Path, list[dict]] = {}
-    with duckdb.connect(str(published), read_only=True) as con:
+    with quiet_connect(published) as con:
+        con.execute("set TimeZone = 'UTC'")  # timestamps in the files are UTC
         for table, columns in published_tables(con).items():
             where = round_rows(columns, partition_key)
             parquet, csv_path = folder / f"{table}.parquet", folder / f"{table}.csv"

@@ -31,6 +31,7 @@ from orchestration.publish.warehouse_file import (
     PUBLISHED_SCHEMA,
     install_latest,
     mart_descriptions,
+    quiet_connect,
     write_published_file,
 )
 
@@ -168,7 +169,7 @@ def publish(
             folder = rounds_dir / chosen
             building = folder.with_name(f".{chosen}.tmp")
             written = write_round_files(published, building, chosen)
-            with duckdb.connect(str(published), read_only=True) as con:
+            with quiet_connect(published) as con:
                 written[write_workbook(con, building, chosen)] = []
                 charts = write_charts(con, building, chosen)
                 report = write_report(con, building, chosen, charts)

@@ -44,6 +44,14 @@ PUBLICATION_INFO = {
 }
 
 
+def quiet_connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A connection (read-only to `path`, or in memory) that prints no progress bar on stdout
+    for the publication's long queries: `dtm run`'s output is a summary people read."""
+    con = duckdb.connect(str(path), read_only=True) if path else duckdb.connect()
+    con.execute("set enable_progress_bar = false")
+    return con
+
+
 def mart_descriptions(manifest_path: Path) -> dict[str, tuple[str, dict[str, str]]]:
     """Table and column descriptions of the marts, from dbt's manifest."""
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -91,7 +99,7 @@ def write_published_file(
     and which rounds were held back and why."""
     staging = target.with_name(f".{target.name}.building.tmp")
     staging.unlink(missing_ok=True)
-    con = duckdb.connect()
+    con = quiet_connect()
     try:
         con.execute(f"attach {_quote(str(working))} as working (read_only)")
         con.execute(f"attach {_quote(str(staging))} as published (storage_version '{STORAGE_VERSION}')")
