@@ -24,9 +24,11 @@ import dagster as dg
 import duckdb
 
 from orchestration import landing, review, settings, writer_lock
+from orchestration.defs.dbt_project import project_digest
 from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME, partition_range_tags, plan_runs
 from orchestration.publish.publication import choose_round
 from orchestration.publish.warehouse_file import LATEST
+from orchestration.rounds import sort_partition_keys
 from orchestration.warehouse import connect, ensure_raw_schema, warehouse_status
 
 SUMMARY_SQL = """
@@ -291,6 +293,11 @@ def run(everything: bool) -> int:
         )
     )
     instance = dg.DagsterInstance.get()
+    if wanted == [] and status.built_project != project_digest():
+        # The models changed since the marts were built (an upgrade): the dbt step of a run for
+        # the latest round rebuilds every round.
+        print("The marts were built by another version of the dbt project: rebuilding them", flush=True)
+        wanted = sort_partition_keys(list(landing.by_partition(files)))[-1:]
     if wanted == []:
         if publication_is_current():
             print(

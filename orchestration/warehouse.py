@@ -198,6 +198,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("alter table raw.load_batches add column if not exists series varchar")
     con.execute("alter table raw.load_batches add column if not exists has_totals_row boolean")
     con.execute("alter table raw.sense_check_findings add column if not exists severity varchar")
+    con.execute("alter table raw.pipeline_state add column if not exists value varchar")
     for list_type, table in ALL_RAW_TABLES.items():
         columns = {
             **PROVENANCE_COLUMNS,
@@ -387,10 +388,24 @@ def change_mark(con: duckdb.DuckDBPyConnection) -> datetime | None:
     ).fetchall()[0][0]
 
 
-def record_build(con: duckdb.DuckDBPyConnection, mark: datetime | None) -> None:
-    """dbt built every batch change up to `mark` (written after a successful build only)."""
+def record_build(con: duckdb.DuckDBPyConnection, mark: datetime | None, project: str) -> None:
+    """dbt built every batch change up to `mark`, with the dbt project whose digest is
+    `project` (written after a successful build only)."""
     if mark is not None:
-        con.execute("insert or replace into raw.pipeline_state values ('dbt_built_through', ?)", [mark])
+        con.execute(
+            "insert or replace into raw.pipeline_state (name, mark) values ('dbt_built_through', ?)", [mark]
+        )
+    con.execute(
+        "insert or replace into raw.pipeline_state (name, mark, value) "
+        "values ('dbt_project', current_timestamp, ?)",
+        [project],
+    )
+
+
+def built_project(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The digest of the dbt project that last built the marts (None before any build)."""
+    rows = con.execute("select value from raw.pipeline_state where name = 'dbt_project'").fetchall()
+    return rows[0][0] if rows else None
 
 
 def unfinished_rounds(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -418,6 +433,7 @@ def unfinished_rounds(con: duckdb.DuckDBPyConnection) -> list[str]:
 class WarehouseStatus:
     known_files: set[tuple[str, str]]  # (landing name, sha256) of every file loaded or refused
     unfinished_rounds: list[str]  # what an interrupted run left undone (see unfinished_rounds)
+    built_project: str | None = None  # the dbt project digest the marts were built with
 
 
 def warehouse_status(path: Path) -> WarehouseStatus:
@@ -433,7 +449,7 @@ def warehouse_status(path: Path) -> WarehouseStatus:
                 "union select source_file, source_sha256 from raw.file_rejections"
             ).fetchall()
         }
-        return WarehouseStatus(known, unfinished_rounds(con))
+        return WarehouseStatus(known, unfinished_rounds(con), built_project(con))
 
 
 def table_checksums(path: Path, schema: str) -> dict[str, tuple[int, int]]:

@@ -13,11 +13,18 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration import writer_lock
-from orchestration.defs.dbt_project import dbt_project
+from orchestration.defs.dbt_project import dbt_project, project_digest
 from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME, WAREHOUSE_POOL, run_round_partitions
 from orchestration.defs.resources import WarehouseResource
 from orchestration.rounds import dbt_vars_for_partitions, sort_partition_keys
-from orchestration.warehouse import change_mark, connect, ensure_raw_schema, record_build, unfinished_rounds
+from orchestration.warehouse import (
+    built_project,
+    change_mark,
+    connect,
+    ensure_raw_schema,
+    record_build,
+    unfinished_rounds,
+)
 
 # A run tagged so builds the rounds changed since the last build (not every round) when it names
 # no round partition: the review_round job's, whose decision changes one round.
@@ -105,6 +112,7 @@ def dtm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareh
             # Rounds an interrupted run loaded but never built join this build: every dbt run
             # heals what a killed one left.
             undone = unfinished_rounds(con)
+            project_changed = built_project(con) != project_digest()
         ordered = context.instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME)
         rounds = run_round_partitions(context.run.tags, ordered)
         if not rounds and context.run.tags.get(CHANGED_ROUNDS_TAG):
@@ -115,16 +123,23 @@ def dtm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareh
                 f"Also building {len(extra)} round(s) an interrupted run left: {', '.join(extra[:5])}"
             )
             rounds = sort_partition_keys([*rounds, *extra])
+        if project_changed:
+            # Marts built by another version of the models (or none yet): rounds outside this
+            # run would keep what the old models made of them.
+            context.log.info("The dbt project changed since the marts were built: rebuilding every round")
+            rounds = []
         context.log.info(f"dbt build for {len(rounds) or 'all'} round partition(s)")
         dbt_vars = dbt_vars_for_partitions(rounds)
         # dbt finds the working file through its profile: this run's warehouse, for the dbt
         # process only (the process's own environment is left as it was).
         with _environment(DTM_WAREHOUSE_PATH=str(warehouse.database)):
-            invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context)
+            # New models rebuild the incremental facts from scratch too (their columns may differ).
+            refresh = ["--full-refresh"] if project_changed else []
+            invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars), *refresh], context=context)
         yield from invocation.stream()
         # Only a build that finished records what it has seen.
         with connect(warehouse.database) as con:
-            record_build(con, mark)
+            record_build(con, mark, project_digest())
 
 
 defs = dg.Definitions(

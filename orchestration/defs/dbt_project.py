@@ -3,8 +3,32 @@ parsed when the code location loads."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from functools import cache
+from pathlib import Path
+
 from dagster_dbt import DbtProject
 
 from orchestration.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+@cache
+def project_digest(manifest_path: Path = dbt_project.manifest_path) -> str:
+    """What the marts depend on in the dbt project: every node's and seed's checksum and
+    declared columns, and the project's macros, from the manifest (not its timestamps or paths,
+    which change with every build and clone). Marts built with another digest are rebuilt whole."""
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    parts = sorted(
+        f"{unique_id}:{node.get('checksum', {}).get('checksum', '')}:"
+        + ",".join(f"{name} {column.get('data_type')}" for name, column in sorted(node["columns"].items()))
+        for unique_id, node in manifest["nodes"].items()
+    )
+    parts += sorted(
+        f"{unique_id}:{hashlib.sha256(macro['macro_sql'].encode()).hexdigest()}"
+        for unique_id, macro in manifest["macros"].items()
+        if macro["package_name"] == manifest["metadata"].get("project_name", "dtm_warehouse")
+    )
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()

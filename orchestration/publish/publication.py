@@ -91,7 +91,8 @@ def choose_round(working: Path, partition_key: str | None = None) -> Choice:
     with duckdb.connect(str(working), read_only=True) as con:
         try:
             publishable = [row[0] for row in con.execute(PUBLISHABLE_ROUNDS).fetchall()]
-        except duckdb.CatalogException:  # no dbt build has finished yet: no marts
+        except (duckdb.CatalogException, duckdb.BinderException):
+            # no dbt build has finished yet, or the marts are from another version of the models
             return Choice(None, None, [], None)
         withheld = _reviews(con, "is_held_for_review", [])
         chosen = partition_key if partition_key is not None else next(iter(publishable), None)
