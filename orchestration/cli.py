@@ -24,7 +24,6 @@ import dagster as dg
 import duckdb
 
 from orchestration import landing, review, settings, writer_lock
-from orchestration.defs.dbt_project import project_digest
 from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME, partition_range_tags, plan_runs
 from orchestration.publish.publication import choose_round
 from orchestration.publish.warehouse_file import LATEST
@@ -276,6 +275,7 @@ def run(everything: bool) -> int:
     if not landing_dir.exists() or not any(landing_dir.iterdir()):
         generate_sample(landing_dir)
     from orchestration.definitions import defs
+    from orchestration.defs.dbt_project import project_digest
 
     files = landing.scan(landing_dir)
     status = warehouse_status(settings.warehouse_path())
@@ -329,7 +329,8 @@ def published_round(published_dir: Path) -> tuple[str, object] | None:
 
 def publication_is_current() -> bool:
     """The published file is the round a publication would take now, published after the last
-    change dbt built, with its folder whole."""
+    dbt build and the last batch change it built (raw.pipeline_state holds both marks), with its
+    folder whole."""
     published = published_round(settings.published_dir())
     candidate = choose_round(settings.warehouse_path()).partition_key
     if published is None or candidate is None:

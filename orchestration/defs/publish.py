@@ -20,7 +20,9 @@ def publish(context, warehouse: WarehouseResource, round_text: str | None = None
     """The latest publishable round (or the one asked for), published; a Dagster failure that
     says why when it may not be."""
     try:
-        partition_key = round_text and publication.resolve_round(warehouse.database, round_text)
+        partition_key = (
+            None if round_text is None else publication.resolve_round(warehouse.database, round_text)
+        )
         return publication.publish(
             warehouse.database,
             warehouse.published,

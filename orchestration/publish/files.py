@@ -67,7 +67,6 @@ def write_round_files(published: Path, folder: Path, partition_key: str) -> dict
     folder.mkdir(parents=True, exist_ok=True)
     written: dict[Path, list[dict]] = {}
     with quiet_connect(published) as con:
-        con.execute("set TimeZone = 'UTC'")  # timestamps in the files are UTC
         for table, columns in published_tables(con).items():
             where = round_rows(columns, partition_key)
             parquet, csv_path = folder / f"{table}.parquet", folder / f"{table}.csv"
@@ -132,7 +131,6 @@ def _write_hxl(con: duckdb.DuckDBPyConnection, folder: Path, partition_key: str)
 
 # The DTM API v3 record as the API serves it (displacement/admin1 and displacement/admin2): the
 # same keys in the same order. Master lists give no sex split and no origin per record.
-API_ENVELOPE = ("result", "statusCode", "isSuccess", "errorMessages", "totalRecordsCount")
 API_ENDPOINTS = {
     "admin1": (
         "idps_by_governorate_dtm_api_v3.json",
@@ -162,7 +160,7 @@ def api_record_id(round_number: int, day: date, admin_pcode: str) -> int:
     numbers (IRQ-G08Q02 in Round 134 of December 2024 -> 134 2024 12 08 02 = 1342024120802;
     a placeholder district is 99)."""
     governorate, _, district = admin_pcode.removeprefix(f"{ADMIN0_PCODE}-G").partition("Q")
-    district = "99" if district.endswith("XXX") or admin_pcode.endswith("-XXX") else (district or "00")
+    district = "99" if admin_pcode.endswith("-XXX") else district or "00"
     return int(f"{round_number:03d}{day:%Y%m}{governorate[:2]}{district}")
 
 

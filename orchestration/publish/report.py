@@ -386,9 +386,9 @@ def _cell(column: str, value) -> tuple[str, bool]:
         return "", False
     if isinstance(value, bool):
         return ("yes" if value else "no"), False
-    if isinstance(value, int | Decimal) or (
-        isinstance(value, float) and float(value).is_integer() and "share" not in column
-    ):
+    if isinstance(value, Decimal):  # a fraction of money stays a fraction, never truncated
+        value = float(value)
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and "share" not in column):
         return f"{int(value):,}" if not column.endswith(PLAIN_INTEGERS) else str(int(value)), True
     if isinstance(value, float):
         return (f"{value:.1%}" if "share" in column else f"{value:,.2f}"), True

@@ -45,10 +45,12 @@ PUBLICATION_INFO = {
 
 
 def quiet_connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """A connection (read-only to `path`, or in memory) that prints no progress bar on stdout
-    for the publication's long queries: `dtm run`'s output is a summary people read."""
+    """A connection (read-only to `path`, or in memory) for the publication: no progress bar on
+    stdout for its long queries (`dtm run`'s output is a summary people read), and timestamps in
+    UTC in every file it writes (CSV, workbook, report), whatever the machine's time zone."""
     con = duckdb.connect(str(path), read_only=True) if path else duckdb.connect()
     con.execute("set enable_progress_bar = false")
+    con.execute("set TimeZone = 'UTC'")
     return con
 
 
