@@ -22,12 +22,14 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+from dagster._core.execution.execution_result import ExecutionResult
 
 from orchestration import landing, review, settings, writer_lock
+from orchestration.attributed_runs import RunSequence, execute
 from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME, partition_range_tags, plan_runs
+from orchestration.landing_state import observe, state_path
 from orchestration.publish.publication import choose_round
 from orchestration.publish.warehouse_file import LATEST
-from orchestration.rounds import sort_partition_keys
 from orchestration.warehouse import connect, ensure_raw_schema, warehouse_status
 
 SUMMARY_SQL = """
@@ -54,14 +56,17 @@ def generate_sample(landing_dir: Path) -> None:
     print(f"  {len(written)} master lists written in {time.perf_counter() - started:.1f} s", flush=True)
 
 
+LOG_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
 def load_rounds(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
     files: list[landing.LandingFile],
     partition_keys: list[str] | None = None,
-) -> dg.ExecuteInProcessResult | None:
+) -> RunSequence | None:
     """Register the landing folder's rounds as partitions and load them, one run per group of
-    neighbouring rounds (all of them, or those given)."""
+    neighbouring rounds (all of them, or those given), then build the marts in a run of their own."""
     round_keys = set(landing.by_partition(files))
     registered = instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME)
     new_keys, groups = plan_runs(round_keys, partition_keys or round_keys, registered)
@@ -69,37 +74,45 @@ def load_rounds(
         print("No round files to load.", file=sys.stderr)
         return None
     instance.add_dynamic_partitions(ROUNDS_PARTITIONS_NAME, new_keys)
-    result = None
+    results = []
     for group in groups:
         print(f"Loading {len(group)} round(s), {group[0]} … {group[-1]}, in one run", flush=True)
-        started = time.perf_counter()
-        result = defs.resolve_job_def("load_rounds").execute_in_process(
-            instance=instance,
-            tags=partition_range_tags(group),
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        )
-        outcome = "succeeded" if result.success else "FAILED"
-        print(f"Run {result.run_id} {outcome} in {time.perf_counter() - started:.1f} s", flush=True)
-        if not result.success:
-            break
+        results.append(_run(defs, instance, "load_rounds", tags=partition_range_tags(group)))
+        if not results[-1].success:
+            return RunSequence(results)
+    results.append(build_marts(defs, instance).results[0])
+    return RunSequence(results)
+
+
+def build_marts(defs: dg.Definitions, instance: dg.DagsterInstance) -> RunSequence:
+    """dbt for the rounds whose batches or sign-off changed since the last build."""
+    print("Building the marts of the rounds that changed", flush=True)
+    return RunSequence([_run(defs, instance, "build_marts")])
+
+
+def _run(
+    defs: dg.Definitions, instance: dg.DagsterInstance, job: str, tags: dict[str, str] | None = None
+) -> ExecutionResult:
+    """One run of the code location's job in this process, timed, its outcome printed."""
+    started = time.perf_counter()
+    result = execute(defs, instance, job, tags=tags, run_config=LOG_CONFIG)
+    outcome = "succeeded" if result.success else "FAILED"
+    print(f"Run {result.run_id} ({job}) {outcome} in {time.perf_counter() - started:.1f} s", flush=True)
     return result
 
 
 def publish(
     defs: dg.Definitions, instance: dg.DagsterInstance, round_text: str | None = None
-) -> dg.ExecuteInProcessResult:
+) -> ExecutionResult:
     """Publish the latest round that passed every gate (what the monthly schedule runs), or the
     folder of the round asked for."""
     started = time.perf_counter()
-    run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    run_config: dict = dict(LOG_CONFIG)
     job = "publish_round"
     if round_text is not None:
         job = "publish_chosen_round"
         run_config["ops"] = {"publish_round_folder": {"config": {"round": round_text}}}
-    result = defs.resolve_job_def(job).execute_in_process(
-        instance=instance, raise_on_error=False, run_config=run_config
-    )
+    result = execute(defs, instance, job, run_config=run_config)
     seconds = time.perf_counter() - started
     if result.success:
         folder = next(
@@ -118,6 +131,14 @@ def publish(
         why = failure.event_specific_data.error.message.splitlines()[0].split(": ", 1)[-1] if failure else ""
         print(f"Run {result.run_id} FAILED to publish in {seconds:.1f} s: {why}", file=sys.stderr)
     return result
+
+
+def observe_landing(instance: dg.DagsterInstance, files: list[landing.LandingFile]) -> None:
+    """One observation of the landing asset per new or changed file (the sensor's own record,
+    shared with it: a file is observed once, by whichever looks first)."""
+    looked = observe(state_path(settings.warehouse_path().parent), files)
+    for observed in looked.changed:
+        instance.report_runless_asset_event(observed.observation())
 
 
 def print_summary() -> None:
@@ -293,11 +314,14 @@ def run(everything: bool) -> int:
         )
     )
     instance = dg.DagsterInstance.get()
+    observe_landing(instance, files)
     if wanted == [] and status.built_project != project_digest():
-        # The models changed since the marts were built (an upgrade): the dbt step of a run for
-        # the latest round rebuilds every round.
+        # The models changed since the marts were built (an upgrade): the build rebuilds every round.
         print("The marts were built by another version of the dbt project: rebuilding them", flush=True)
-        wanted = sort_partition_keys(list(landing.by_partition(files)))[-1:]
+        built = build_marts(defs, instance)
+        ok = built.success and publish(defs, instance).success
+        print_summary()
+        return 0 if ok else 1
     if wanted == []:
         if publication_is_current():
             print(
@@ -368,10 +392,9 @@ def decide_round(round_text: str, decision: str, by: str, note: str) -> int:
     verb = "signed off" if decision == review.SIGNED_OFF else "rejected (its batches are quarantined)"
     print(f"{decided.partition_key} {verb} by {decided.decided_by} at {decided.at:%Y-%m-%d %H:%M} UTC.")
     instance = dg.DagsterInstance.get()
-    # The publication reads the marts: the round is rebuilt first, so they carry the decision.
-    files = landing.scan(settings.landing_dir())
-    result = load_rounds(defs, instance, files, [decided.partition_key])
-    if result is None or not result.success:
+    # The publication reads the marts: the round is rebuilt first, so they carry the decision
+    # (a sign-off or a quarantine is a change the build picks up).
+    if not build_marts(defs, instance).success:
         return 1
     ok = publish(defs, instance).success
     print_summary()

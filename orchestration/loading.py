@@ -66,6 +66,7 @@ class LoadReport:
     # individuals) and field families (round, then FIELD_TOTAL_SQL's columns)
     totals: dict[str, list[tuple]] = field(default_factory=dict)
     sign_off: review.Review | None = None  # the publication candidate's review, if it has one
+    statuses: dict[str, str] = field(default_factory=dict)  # each batch of the run's, once settled
 
     @property
     def gate_seconds(self) -> float:
@@ -136,6 +137,13 @@ def load_rounds(
                 f"`dtm sign-off {key} --by NAME --note TEXT` or `dtm reject …` (or the review_round job)."
             )
         report.totals = round_totals(con, keys)
+        report.statuses = dict(
+            con.execute(
+                "select batch_id, status from raw.load_batches "
+                "where batch_id in (select unnest(?::varchar[]))",
+                [[o.batch_id for o in report.outcomes]],
+            ).fetchall()
+        )
     return report
 
 

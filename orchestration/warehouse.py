@@ -229,6 +229,7 @@ class LoadOutcome:
     list_type: str
     rows: int
     status: str  # loaded | unchanged
+    sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,13 @@ def insert_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> LoadOutcome:
     key = batch.round_id.partition_key
     if con.execute("select 1 from raw.load_batches where batch_id = ?", [batch.batch_id]).fetchall():
         return LoadOutcome(
-            batch.batch_id, batch.source_file, key, batch.list_type, len(batch.frame), "unchanged"
+            batch.batch_id,
+            batch.source_file,
+            key,
+            batch.list_type,
+            len(batch.frame),
+            "unchanged",
+            batch.sha256,
         )
     now = datetime.now(UTC).replace(tzinfo=None)
     table = ALL_RAW_TABLES[batch.list_type]
@@ -321,7 +328,9 @@ def insert_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> LoadOutcome:
     except Exception:
         con.execute("rollback")
         raise
-    return LoadOutcome(batch.batch_id, batch.source_file, key, batch.list_type, len(frame), "loaded")
+    return LoadOutcome(
+        batch.batch_id, batch.source_file, key, batch.list_type, len(frame), "loaded", batch.sha256
+    )
 
 
 def load_round_file(con: duckdb.DuckDBPyConnection, round_file: RoundFile, source_name: str) -> LoadOutcome:

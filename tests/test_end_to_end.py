@@ -16,6 +16,7 @@ import pytest
 from orchestration import landing
 from orchestration.cli import load_rounds
 from orchestration.definitions import build_definitions
+from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME
 from orchestration.defs.resources import WarehouseResource
 from orchestration.reference import governorates
 from orchestration.sample import generator
@@ -103,23 +104,45 @@ def query(loaded, sql: str, params=None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
 
 
-def test_the_run_succeeds_and_reports_rows_in_the_ui(loaded):
+def test_each_round_is_materialized_with_its_own_files_and_rows_and_marts_with_row_counts(loaded):
     result = loaded["result"]
     assert result.success
-    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert {
-        "raw/dtm_idp_master_list",
-        "marts/idps_by_governorate",
-        "marts/returnees_over_time",
-    } <= materialized
-    raw = next(
-        e
+    raw_key = dg.AssetKey(["raw", "dtm_idp_master_list"])
+    by_round = {
+        e.materialization.partition: e.materialization
         for e in result.get_asset_materialization_events()
-        if e.asset_key == dg.AssetKey(["raw", "dtm_idp_master_list"])
+        if e.asset_key == raw_key
+    }
+    batches = query(
+        loaded,
+        "select partition_key, source_file, source_sha256, row_count, status from raw.load_batches "
+        "where list_type = 'idp' order by partition_key, source_file",
     )
-    # Round 48 twice, and the file the gate quarantines is loaded into raw too (nothing is lost)
-    assert raw.materialization.metadata["files_loaded"].value == len(ROUNDS) + 2
-    assert raw.materialization.metadata["batches_quarantined"].value == 1
+    expected: dict[str, list] = {}
+    for key, *batch in batches:
+        expected.setdefault(key, []).append(tuple(batch))
+    # Materialized exactly where a batch was loaded, never for the run's other rounds.
+    assert set(by_round) == set(expected)
+    assert set(by_round) < set(loaded["instance"].get_dynamic_partitions(ROUNDS_PARTITIONS_NAME))
+    for key, materialization in by_round.items():
+        files = [
+            (r.data["file"], r.data["sha256"], r.data["rows"], r.data["batch status"])
+            for r in materialization.metadata["files"].value.records
+        ]
+        assert sorted(files) == expected[key], key
+        assert materialization.metadata["dagster/row_count"].value == sum(b[2] for b in expected[key])
+    # Round 48 twice (a re-issue), and the file the gate quarantines is in raw too (nothing lost).
+    assert len(by_round["IRQ-conflict-R048-2016-05"].metadata["files"].value.records) == 2
+    gated = next(k for k, rows in expected.items() if any(r[0] == GATED for r in rows))
+    assert by_round[gated].metadata["batches_quarantined"].value == 1
+    # The newest round is the asset's latest materialization.
+    latest = loaded["instance"].get_latest_materialization_event(raw_key)
+    assert latest.asset_materialization.partition == LATEST_ROUND
+    # Marts carry the row count of the table dbt built.
+    for mart in ("idps_by_governorate", "returnees_over_time", "national_figures_by_round"):
+        event = loaded["instance"].get_latest_materialization_event(dg.AssetKey(["marts", mart]))
+        (count,) = query(loaded, f"select count(*) from marts.{mart}")[0]
+        assert count > 0 and event.asset_materialization.metadata["dagster/row_count"].value == count
 
 
 def test_idps_by_governorate_equals_the_files_for_every_round_and_governorate(loaded):

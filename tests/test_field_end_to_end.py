@@ -34,6 +34,7 @@ from orchestration.sample import generator
 from orchestration.sample.cluster_sheets import generate_cluster_workbooks, workbook_name
 from orchestration.settings import DBT_PROJECT_DIR
 
+ROOT = Path(__file__).resolve().parents[1]
 FIELD = Path(__file__).parent / "fixtures" / "field_files"
 # The rounds whose periods hold every month of 2018 and January to April 2019.
 ROUNDS = {86, 88, 90, 92, 94, 96, 98, 100, 102, 104, 106, 107, 108, 109}
@@ -57,7 +58,11 @@ def field_run(tmp_path_factory):
         database_path=str(root / "warehouse" / "dtm.duckdb"), landing_path=str(landing_dir)
     )
     defs = build_definitions(warehouse)
-    instance = dg.DagsterInstance.ephemeral()
+    # A real instance on disk, configured as `make` configures DAGSTER_HOME (the UI test reads it).
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "config" / "dagster.yaml", home / "dagster.yaml")
+    instance = dg.DagsterInstance.from_config(str(home))
     published = root / "warehouse" / "published"  # the warehouse resource's default
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(SECRET_VARIABLE, SECRET)
@@ -68,7 +73,7 @@ def field_run(tmp_path_factory):
         "landing": landing_dir,
         "database": Path(warehouse.database_path),
         "instance": instance,
-        "runs": [result.run_id, publication.run_id],
+        "runs": [*result.run_ids, publication.run_id],
         "result": result,
         "publication": publication,
         "published": published,
@@ -594,3 +599,126 @@ def test_foreign_ki_files_without_a_secret_stop_the_run_before_anything_loads(tm
     )
     assert "DTM_KI_export.csv" in message and SECRET_VARIABLE in message
     assert not (tmp_path / "dtm.duckdb").exists()
+
+
+# What the UI shows, asked of Dagster's GraphQL API as the UI asks it, with the code location
+# served from workspace.yaml as `make ui` serves it.
+UI_QUERY = """
+query Truth($ki: AssetKeyInput!, $returnees: AssetKeyInput!, $idps: AssetKeyInput!, $round: String!) {
+  assetNodes(assetKeys: [$ki, $returnees, $idps]) {
+    assetKey { path }
+    assetPartitionStatuses { ... on DefaultPartitionStatuses { materializedPartitions } }
+  }
+  idps: assetOrError(assetKey: $idps) {
+    ... on Asset {
+      assetMaterializations(partitions: [$round]) {
+        partition
+        metadataEntries {
+          label
+          ... on IntMetadataEntry { intValue }
+          ... on TableMetadataEntry { table { records } }
+        }
+      }
+    }
+  }
+  repositoryOrError(
+    repositorySelector: {repositoryName: "__repository__", repositoryLocationName: "dtm_warehouse"}
+  ) {
+    ... on Repository {
+      jobs { name description runs { runId } }
+      sensors { name description }
+      schedules { name description }
+      assetNodes {
+        assetKey { path }
+        description
+        assetChecksOrError { ... on AssetChecks { checks { name description } } }
+      }
+    }
+  }
+  instance { concurrencyLimits { concurrencyKey slotCount } }
+}
+"""
+
+
+def ui_answers(instance: dg.DagsterInstance, variables: dict) -> dict:
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import WorkspaceFileTarget
+    from dagster_graphql.test.utils import execute_dagster_graphql
+
+    target = WorkspaceFileTarget([str(ROOT / "workspace.yaml")])
+    with WorkspaceProcessContext(instance, target) as workspace:
+        result = execute_dagster_graphql(workspace.create_request_context(), UI_QUERY, variables)
+    assert not result.errors, result.errors
+    return result.data
+
+
+def test_the_ui_shows_each_rounds_own_partitions_attributed_runs_and_words_for_everything(field_run):
+    ki, returnees, idps = (
+        ["raw", t] for t in ("kobo_ki_reports", "dtm_returnee_master_list", "dtm_idp_master_list")
+    )
+    with_submissions = {
+        k for (k,) in query(field_run, "select distinct partition_key from raw.kobo_ki_reports")
+    }
+    round_files = landing.scan(field_run["landing"])
+    with_returnee_file = {f.round_id.partition_key for f in round_files if f.list_type == "returnee"}
+    registered = set(field_run["instance"].get_dynamic_partitions("dtm_rounds"))
+    round_key = "IRQ-conflict-R109-2019-04"
+    data = ui_answers(
+        field_run["instance"],
+        {"ki": {"path": ki}, "returnees": {"path": returnees}, "idps": {"path": idps}, "round": round_key},
+    )
+
+    status = {
+        tuple(n["assetKey"]["path"]): set(n["assetPartitionStatuses"]["materializedPartitions"])
+        for n in data["assetNodes"]
+    }
+    # KI reports only for the rounds their submissions belong to, returnee lists only where a
+    # file exists: never every registered round.
+    assert status[tuple(ki)] == with_submissions and status[tuple(ki)] < registered
+    assert status[tuple(returnees)] == with_returnee_file
+    assert status[tuple(idps)] == {f.round_id.partition_key for f in round_files if f.list_type == "idp"}
+
+    # A partition's metadata names its own file and rows.
+    (materialization,) = data["idps"]["assetMaterializations"]
+    entries = {e["label"]: e for e in materialization["metadataEntries"]}
+    (record,) = [json.loads(r) for r in entries["files"]["table"]["records"]]
+    (expected,) = query(
+        field_run,
+        "select source_file, source_sha256, row_count from raw.load_batches "
+        "where list_type = 'idp' and partition_key = ?",
+        [round_key],
+    )
+    assert (record["file"], record["sha256"], record["rows"]) == expected
+    assert entries["dagster/row_count"]["intValue"] == expected[2]
+
+    # The runs `dtm` started are listed under their jobs, as UI-launched runs are.
+    repository = data["repositoryOrError"]
+    runs_by_job = {job["name"]: {r["runId"] for r in job["runs"]} for job in repository["jobs"]}
+    for run_id in field_run["runs"]:
+        job = field_run["instance"].get_run_by_id(run_id).job_name
+        assert run_id in runs_by_job[job], job
+    assert {"load_rounds", "build_marts", "publish_round"} <= {
+        field_run["instance"].get_run_by_id(r).job_name for r in field_run["runs"]
+    }
+
+    # Words for every job, sensor, schedule, asset and check.
+    described = [
+        # (the UI hides Dagster's own __ASSET_JOB)
+        *(("job", j["name"], j["description"]) for j in repository["jobs"] if not j["name"].startswith("__")),
+        *(("sensor", s["name"], s["description"]) for s in repository["sensors"]),
+        *(("schedule", s["name"], s["description"]) for s in repository["schedules"]),
+        *(("asset", "/".join(a["assetKey"]["path"]), a["description"]) for a in repository["assetNodes"]),
+        *(
+            ("check", c["name"], c["description"])
+            for a in repository["assetNodes"]
+            for c in (a["assetChecksOrError"].get("checks") or [])
+        ),
+    ]
+    assert [d[:2] for d in described if not (d[2] or "").strip()] == []
+    # dbt's nodes say what they hold, not dagster-dbt's stand-in ("dbt seed X"), and no asset shows
+    # an empty Raw SQL block (a seed has no SQL).
+    assert [d[1] for d in described if re.match(r"dbt (model|seed|snapshot) \S+\s*(####|$)", d[2])] == []
+    assert [d[1] for d in described if "```sql\n\n```" in d[2].replace("    ", "")] == []
+
+    # The one-writer pool is a limit the instance holds, so the Concurrency page lists it.
+    assert {"concurrencyKey": "dtm_warehouse", "slotCount": 1} in data["instance"]["concurrencyLimits"]

@@ -1,5 +1,6 @@
 """The landing sensor registers new and changed round files and asks for runs of their rounds."""
 
+import hashlib
 import shutil
 
 import dagster as dg
@@ -37,10 +38,18 @@ def test_new_files_add_partitions_and_one_run_per_contiguous_group(fixtures_dir,
         (run,) = first.run_requests
         assert run.tags["dagster/asset_partition_range_start"] == "IRQ-conflict-R062-2017-01"
         assert run.tags["dagster/asset_partition_range_end"] == "IRQ-conflict-R112-2019-10"
+        # One observation of the landing asset per file, its data version the file's sha256;
+        # the cursor is a pointer into the state table, not the state.
+        observed = {e.metadata["file"].value: e for e in first.asset_events}
+        assert set(observed) == {p.name for p in landing.iterdir()}
+        for name, event in observed.items():
+            assert event.data_version == hashlib.sha256((landing / name).read_bytes()).hexdigest()
+        assert first.cursor == "1"
 
         instance.add_dynamic_partitions(ROUNDS_PARTITIONS_NAME, added.partition_keys)
         quiet = _evaluate(instance, warehouse, first.cursor)
         assert quiet.run_requests == [] and quiet.dynamic_partitions_requests == []
+        assert quiet.asset_events == [] and quiet.cursor == "1"
 
         # A re-issue of one round (same name, new bytes) asks for that round alone.
         reissued = landing / "Round88_Master_List_IDP_2018_01_31_IOM_DTM.csv"
@@ -50,6 +59,10 @@ def test_new_files_add_partitions_and_one_run_per_contiguous_group(fixtures_dir,
         assert run.tags["dagster/asset_partition_range_start"] == "IRQ-conflict-R088-2018-01"
         assert run.tags["dagster/asset_partition_range_end"] == "IRQ-conflict-R088-2018-01"
         assert changed.dynamic_partitions_requests == []
+        (event,) = changed.asset_events
+        assert event.metadata["file"].value == reissued.name
+        assert event.metadata["previous_sha256"].value == observed[reissued.name].data_version
+        assert event.data_version == hashlib.sha256(reissued.read_bytes()).hexdigest()
 
 
 def test_a_new_ki_export_asks_for_the_rounds_its_submissions_belong_to(fixtures_dir, tmp_path):

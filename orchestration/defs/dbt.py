@@ -88,6 +88,13 @@ class LayerTranslator(DagsterDbtTranslator):
             return spec
         return spec._replace(description=describe_dbt_test(manifest["nodes"][unique_id]))
 
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        """A seed is its properties' description (dagster-dbt would add an empty Raw SQL block:
+        a seed has no SQL); a model keeps its SQL under its description."""
+        if dbt_resource_props["resource_type"] == "seed":
+            return dbt_resource_props["description"]
+        return super().get_description(dbt_resource_props)
+
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":
             return "reference"
@@ -135,11 +142,34 @@ def dtm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareh
         with _environment(DTM_WAREHOUSE_PATH=str(warehouse.database)):
             # New models rebuild the incremental facts from scratch too (their columns may differ).
             refresh = ["--full-refresh"] if project_changed else []
-            invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars), *refresh], context=context)
-        yield from invocation.stream()
-        # Only a build that finished records what it has seen.
+            invocation = dbt.cli(
+                ["build", "--vars", json.dumps(dbt_vars), *refresh], context=context, raise_on_error=False
+            )
+            events = []
+            for event in invocation.stream():
+                events.append(event)
+                if isinstance(event, dg.Output):
+                    context.log.info(f"dbt built {event.output_name}")
+        # Row counts once dbt has let the file go (DuckDB: one writer), through this run's own
+        # connection: dagster-dbt's fetch_row_counts would leave dbt's adapter holding the file.
+        nodes = invocation.manifest["nodes"]
         with connect(warehouse.database) as con:
+            yield from (with_row_count(con, nodes, event) for event in events)
+            if error := invocation.get_error():
+                raise error
+            # Only a build that finished records what it has seen.
             record_build(con, mark, project_digest())
+
+
+def with_row_count(con, nodes: Mapping[str, Any], event):
+    """A model's output with `dagster/row_count` of the table it built (views are not counted:
+    counting runs their query)."""
+    unique_id = event.metadata.get("unique_id") if isinstance(event, dg.Output) else None
+    node = nodes.get(getattr(unique_id, "value", unique_id))
+    if node is None or node["config"].get("materialized") == "view":
+        return event
+    (count,) = con.execute(f"select count(*) from {node['relation_name']}").fetchall()[0]
+    return event.with_metadata({**event.metadata, "dagster/row_count": count})
 
 
 defs = dg.Definitions(

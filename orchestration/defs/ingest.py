@@ -4,21 +4,27 @@ The work is orchestration/loading.py's; this module declares the assets and chec
 the load report into what the UI shows."""
 
 from collections import Counter
+from pathlib import Path
 
 import dagster as dg
 
-from orchestration.defs.partitions import WAREHOUSE_POOL, round_partitions
+from orchestration.defs.partitions import (
+    ROUNDS_PARTITIONS_NAME,
+    WAREHOUSE_POOL,
+    round_partitions,
+    run_round_partitions,
+)
 from orchestration.defs.resources import WarehouseResource
 from orchestration.informants import SecretMissing
+from orchestration.landing_state import LANDING_ROUND_FILES
 from orchestration.loading import LoadReport, load_rounds
 from orchestration.quality.gate import GateOutcome
 from orchestration.quality.sense_checks import Finding
 from orchestration.review import Review
-from orchestration.warehouse import ALL_RAW_TABLES, FIELD_TABLES, MASTER_LIST_TABLES
+from orchestration.warehouse import ALL_RAW_TABLES, MASTER_LIST_TABLES
 
 GATE_CHECK = "great_expectations_suite"
 SENSE_CHECK = "round_over_round"
-LANDING_ROUND_FILES = dg.AssetKey(["landing", "dtm_round_files"])
 LOAD_BATCHES = dg.AssetKey(["raw", "load_batches"])
 RAW_ASSET_KEYS = {list_type: dg.AssetKey(["raw", table]) for list_type, table in ALL_RAW_TABLES.items()}
 RAW_DESCRIPTIONS = {
@@ -64,14 +70,26 @@ landing_round_files = dg.AssetSpec(
 )
 
 
+def _spec(key: dg.AssetKey, description: str, *, per_round: bool) -> dg.AssetSpec:
+    """A raw table is per round: a round's partition is materialized only by a run that loaded
+    a batch of it (skippable: the step reports each round itself). The ledgers are one table
+    across rounds."""
+    return dg.AssetSpec(
+        key,
+        deps=[LANDING_ROUND_FILES],
+        group_name="raw",
+        kinds={"duckdb"},
+        description=description,
+        partitions_def=round_partitions if per_round else None,
+        skippable=per_round,
+    )
+
+
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(key, deps=[LANDING_ROUND_FILES], group_name="raw", kinds={"duckdb"}, description=text)
-        for key, text in [
-            *((RAW_ASSET_KEYS[list_type], text) for list_type, text in RAW_DESCRIPTIONS.items()),
-            (LOAD_BATCHES, LOAD_BATCHES_DESCRIPTION),
-            *QUALITY_DESCRIPTIONS.items(),
-        ]
+        *(_spec(RAW_ASSET_KEYS[t], text, per_round=True) for t, text in RAW_DESCRIPTIONS.items()),
+        _spec(LOAD_BATCHES, LOAD_BATCHES_DESCRIPTION, per_round=False),
+        *(_spec(key, text, per_round=False) for key, text in QUALITY_DESCRIPTIONS.items()),
     ],
     check_specs=[
         dg.AssetCheckSpec(
@@ -93,27 +111,30 @@ landing_round_files = dg.AssetSpec(
         )
         for key in (RAW_ASSET_KEYS[list_type] for list_type in MASTER_LIST_TABLES)
     ],
-    partitions_def=round_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
 )
 def raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Read every landing file of the run's rounds and load it as a batch; refuse what cannot
     be read, with the file, sheet, row and column, and go on with the other files."""
+    ordered = context.instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME)
+    # The round partitions from the run's tags: the op's assets are per round and across
+    # rounds, so Dagster gives the op no partition range of its own.
+    keys = run_round_partitions(context.run.tags, ordered)
     try:
-        report = load_rounds(
-            warehouse.database, warehouse.landing, context.partition_keys, context.run.run_id, context.log
-        )
+        report = load_rounds(warehouse.database, warehouse.landing, keys, context.run.run_id, context.log)
     except SecretMissing as error:
         raise dg.Failure(description=str(error)) from None
-    yield from _materializations(report)
-    yield from (_check_result(gate) for gate in report.gates.values())
+    for event in round_materializations(report, ordered):
+        context.log_event(event)
+    yield from _ledger_materializations(report)
+    yield from (_check_result(gate, warehouse.database.parent) for gate in report.gates.values())
     yield from (
         _sense_result(list_type, found, report.sign_off) for list_type, found in report.findings.items()
     )
 
 
-def _check_result(gate: GateOutcome) -> dg.AssetCheckResult:
+def _check_result(gate: GateOutcome, warehouse_dir: Path) -> dg.AssetCheckResult:
     """The suite's verdict in the UI. Quarantined batches never reach staging, so they fail the
     check with WARN severity: blocking stops dbt only on ERROR, and a bad file must not hold
     back the good files of the same run."""
@@ -139,15 +160,18 @@ def _check_result(gate: GateOutcome) -> dg.AssetCheckResult:
             "batches_accepted": len(gate.accepted),
             "batches_quarantined": len(gate.quarantined),
             "quarantined": dg.MetadataValue.md("\n".join(f"- {b}" for b in gate.quarantined) or "none"),
-            "failures": dg.MetadataValue.md(
-                _md_table(
-                    ["round", "severity", "expectation", "columns", "rows", "e.g. rows", "why"], failures[:50]
-                )
-                if failures
-                else "none"
+            # The validation results themselves, every failed expectation (marts.gate_failures
+            # holds them too); GX's HTML page is named relative to the warehouse folder, so the
+            # name stays right when the folder moves or the run history is copied.
+            "failures": _table(
+                ["round", "severity", "expectation", "columns", "rows", "e.g. rows", "why"], failures
             ),
             "seconds": gate.seconds,
-            **({"data_docs": dg.MetadataValue.path(str(gate.data_docs))} if gate.data_docs else {}),
+            **(
+                {"data_docs": dg.MetadataValue.path(_relative(gate.data_docs, warehouse_dir))}
+                if gate.data_docs
+                else {}
+            ),
         },
     )
 
@@ -173,13 +197,8 @@ def _sense_result(list_type: str, findings: list[Finding], sign_off: Review | No
         metadata={
             "findings": len(findings),
             "by_check": dg.MetadataValue.json(dict(Counter(f.check_name for f in findings))),
-            "largest": dg.MetadataValue.md(
-                _md_table(
-                    ["round", "severity", "check", "subject", "previous", "current", "previous round"],
-                    rows[:50],
-                )
-                if rows
-                else "none"
+            "findings_table": _table(
+                ["round", "severity", "check", "subject", "previous", "current", "previous round"], rows
             ),
             "sign_off": dg.MetadataValue.md(
                 f"{sign_off.partition_key}: {sign_off.status} ({sign_off.reasons})"
@@ -190,66 +209,103 @@ def _sense_result(list_type: str, findings: list[Finding], sign_off: Review | No
     )
 
 
-def _md_table(header: list[str], rows: list[tuple]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += [
-        "| " + " | ".join(f"{v:,}" if isinstance(v, int) else str(v) for v in row) + " |" for row in rows
-    ]
-    return "\n".join(lines)
+def _relative(path: Path, warehouse_dir: Path) -> str:
+    """A path under the warehouse folder as the warehouse folder's own (warehouse/…)."""
+    try:
+        return str(Path(warehouse_dir.name) / path.relative_to(warehouse_dir))
+    except ValueError:
+        return str(path)
 
 
-def _materializations(report: LoadReport):
-    counts = Counter((o.list_type, o.status) for o in report.outcomes)
-    gates = report.gates
-    for list_type in MASTER_LIST_TABLES:
-        key = RAW_ASSET_KEYS[list_type]
-        rows = sum(o.rows for o in report.outcomes if o.list_type == list_type and o.status == "loaded")
-        yield dg.MaterializeResult(
-            asset_key=key,
-            metadata={
-                "dagster/row_count": rows,
-                "files_loaded": counts[(list_type, "loaded")],
-                "files_unchanged": counts[(list_type, "unchanged")],
-                "batches_accepted": len(gates[list_type].accepted),
-                "batches_quarantined": len(gates[list_type].quarantined),
-                "rounds": dg.MetadataValue.md(
-                    _md_table(
-                        ["round", "locations", "households", "individuals"], report.totals[list_type][-40:]
-                    )
-                ),
-            },
+def round_materializations(report: LoadReport, ordered: list[str]) -> list[dg.AssetMaterialization]:
+    """One materialization per raw table and round that received a batch in this run, with that
+    round's own files, rows, batch verdicts and totals; in round order, so the newest round is the
+    asset's latest materialization. A round whose files were all unchanged is not materialized
+    again (its data did not change), and a round without a file for the table never is."""
+    position = {key: i for i, key in enumerate(ordered)}
+    reasons: dict[str, list[str]] = {}
+    for gate in report.gates.values():
+        for failure in gate.failures:
+            reasons.setdefault(failure.batch_id, []).append(f"{failure.expectation} ({failure.severity})")
+    totals = {(list_type, row[0]): row[1:] for list_type, rows in report.totals.items() for row in rows}
+    loaded: dict[tuple[str, str], list] = {}
+    for outcome in report.outcomes:
+        if outcome.status == "loaded":
+            loaded.setdefault((outcome.list_type, outcome.partition_key), []).append(outcome)
+    events = []
+    for (list_type, key), outcomes in sorted(
+        loaded.items(), key=lambda item: (position.get(item[0][1], len(position)), item[0][0])
+    ):
+        headers = ROUND_TOTAL_HEADERS[list_type]
+        batches = [
+            (
+                o.source_file,
+                o.sha256,
+                o.rows,
+                report.statuses[o.batch_id],
+                "; ".join(reasons.get(o.batch_id, ())),
+            )
+            for o in outcomes
+        ]
+        quarantined = sum(1 for batch in batches if batch[3] == "quarantined")
+        events.append(
+            dg.AssetMaterialization(
+                asset_key=RAW_ASSET_KEYS[list_type],
+                partition=key,
+                description=f"{key}: {len(batches)} batch(es) loaded, {quarantined} quarantined",
+                metadata={
+                    "dagster/row_count": sum(o.rows for o in outcomes),
+                    "files": _table(["file", "sha256", "rows", "batch status", "quarantined for"], batches),
+                    "batch_statuses": dg.MetadataValue.json(dict(Counter(batch[3] for batch in batches))),
+                    "batches_quarantined": quarantined,
+                    "accepted_rows_of_the_round": dg.MetadataValue.json(
+                        dict(zip(headers, map(_plain, totals.get((list_type, key), ())), strict=False))
+                    ),
+                },
+            )
         )
-    for list_type in FIELD_TABLES:
-        yield dg.MaterializeResult(
-            asset_key=RAW_ASSET_KEYS[list_type],
-            metadata={
-                "dagster/row_count": sum(
-                    o.rows for o in report.outcomes if o.list_type == list_type and o.status == "loaded"
-                ),
-                "batches_loaded": counts[(list_type, "loaded")],
-                "batches_unchanged": counts[(list_type, "unchanged")],
-                "batches_accepted": len(gates[list_type].accepted),
-                "batches_quarantined": len(gates[list_type].quarantined),
-                "rounds": dg.MetadataValue.md(
-                    _md_table(FIELD_TOTAL_HEADERS[list_type], report.totals[list_type][-40:])
-                    if report.totals[list_type]
-                    else "none"
-                ),
-                "waiting": dg.MetadataValue.md("\n".join(f"- {w}" for w in report.waiting) or "none"),
-            },
-        )
+    return events
+
+
+def _plain(value):
+    """A DuckDB value as JSON takes it (sums come back as Decimal)."""
+    return int(value) if hasattr(value, "as_integer_ratio") and not isinstance(value, float) else value
+
+
+def _table(header: list[str], rows: list[tuple]) -> dg.MetadataValue:
+    """Rows as a Dagster metadata table, every row (the UI pages it): never cut silently."""
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord(dict(zip(header, map(_cell, row), strict=True))) for row in rows],
+        schema=dg.TableSchema(
+            columns=[
+                dg.TableColumn(name, "int" if rows and isinstance(rows[0][i], int) else "string")
+                for i, name in enumerate(header)
+            ]
+        ),
+    )
+
+
+def _cell(value):
+    return value if isinstance(value, int | float | bool) or value is None else str(value)
+
+
+def _ledger_materializations(report: LoadReport):
+    """The ledgers across rounds: what this run added to them."""
     refused = [(error.file, str(error)) for error in report.refused]
     yield dg.MaterializeResult(
         asset_key=LOAD_BATCHES,
         metadata={
+            "rounds_of_the_run": len(report.partition_keys),
+            "rounds_without_a_landing_file": len(report.missing),
             "batches_loaded": sum(1 for o in report.outcomes if o.status == "loaded"),
+            "batches_unchanged": sum(1 for o in report.outcomes if o.status == "unchanged"),
             "files_refused": len(refused),
-            "refused": dg.MetadataValue.md(
-                _md_table(["file", "reason"], refused[:50]) if refused else "none"
-            ),
+            "refused": _table(["file", "reason"], refused),
+            "waiting": dg.MetadataValue.md("\n".join(f"- {w}" for w in report.waiting) or "none"),
             "gate_seconds": report.gate_seconds,
         },
     )
+    gates = report.gates
     # What the run recorded beside the batches, by severity.
     recorded = (
         (QUALITY_FAILURES, [f.severity for gate in gates.values() for f in gate.failures]),
@@ -263,11 +319,14 @@ def _materializations(report: LoadReport):
     yield dg.MaterializeResult(asset_key=FILE_REJECTIONS, metadata={"recorded_this_run": len(refused)})
 
 
-FIELD_TOTAL_HEADERS = {
-    "ki_report": ["round", "submissions", "informants", "places"],
-    "cluster_project": ["round", "workbook", "projects", "budget (USD)"],
-    "cluster_activity": ["round", "workbook", "activities", "headline activities"],
-    "cluster_reach": ["round", "workbook", "rows", "people reached (total)"],
+# The names of loading.TOTAL_SQL's columns: what a round's accepted rows add up to.
+ROUND_TOTAL_HEADERS = {
+    "idp": ["locations", "households", "individuals"],
+    "returnee": ["locations", "households", "individuals"],
+    "ki_report": ["submissions", "informants", "places"],
+    "cluster_project": ["workbook", "projects", "budget_usd"],
+    "cluster_activity": ["workbook", "activities", "headline_activities"],
+    "cluster_reach": ["workbook", "rows", "people_reached"],
 }
 
 

@@ -1,5 +1,5 @@
-"""Jobs and the schedules that run them: loading rounds (ingest → dbt), publishing the latest
-round, and the daily freshness check."""
+"""Jobs and the schedules that run them: loading rounds (ingest), building the marts (dbt),
+publishing the latest round, reviewing a round, and the daily freshness check."""
 
 from __future__ import annotations
 
@@ -25,9 +25,22 @@ def _baghdad_schedule(name: str, job, cron: str, description: str) -> dg.Schedul
 
 rounds_job = dg.define_asset_job(
     "load_rounds",
-    selection=dg.AssetSelection.groups("raw", "reference", "staging", "intermediate", "marts"),
-    description="Ingest the landing files of the selected rounds and build every dbt model. "
-    "A range of rounds runs as one run: dbt is called once, not once a round.",
+    selection=dg.AssetSelection.groups("raw") | dg.AssetSelection.checks(round_freshness),
+    description="Ingest the landing files of the selected rounds into the raw tables, gate them and run "
+    "the sense checks (a range of rounds is one run); the landing folder's freshness is checked "
+    "too. A round's partition is materialized only where it received a batch. When it succeeds, "
+    "the build_after_load sensor starts build_marts.",
+)
+
+# dbt runs in a run of its own: the ingest step reports each round it loaded and skips the
+# rest, and Dagster skips every step downstream of a skipped output in the same run.
+marts_job = dg.define_asset_job(
+    "build_marts",
+    selection=dg.AssetSelection.groups("reference", "staging", "intermediate", "marts"),
+    tags={CHANGED_ROUNDS_TAG: "true"},
+    description="Build the dbt models (seeds, staging, intermediate, marts) and run their tests for the "
+    "rounds whose batches or sign-off changed since the last build (every round when the dbt "
+    "project changed). Started after every successful load; safe to run by hand at any time.",
 )
 
 publish_job = dg.define_asset_job(
@@ -78,6 +91,6 @@ def publish_chosen_round():
 
 
 defs = dg.Definitions(
-    jobs=[rounds_job, publish_job, freshness_job, review_round, publish_chosen_round],
+    jobs=[rounds_job, marts_job, publish_job, freshness_job, review_round, publish_chosen_round],
     schedules=[monthly_publication, daily_freshness],
 )

@@ -1,55 +1,46 @@
-"""Sensors: the landing sensor (new or changed files add their round partitions and start runs)
-and the run-failure alert."""
-
-import json
+"""Sensors: the landing sensor (new or changed files add their round partitions and start load
+runs), the build after each load, and the run-failure alert."""
 
 import dagster as dg
 
 from orchestration import landing
-from orchestration.defs.jobs import rounds_job
+from orchestration.defs.ingest import RAW_ASSET_KEYS
+from orchestration.defs.jobs import marts_job, rounds_job
 from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME, partition_range_tags, plan_runs
 from orchestration.defs.resources import WarehouseResource
+from orchestration.landing_state import observe, state_path
 from orchestration.monitoring import write_alert
+
+RAW_LOADING_KEYS = set(RAW_ASSET_KEYS.values())
 
 
 @dg.sensor(
     job=rounds_job,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Every 30 s: hashes the landing folder's files (only those whose size or time moved), "
-    "adds a round partition for each new round and starts one load_rounds run per group of "
-    "neighbouring rounds whose files are new or changed.",
+    description="Every 30 s: looks at the landing folder (hashing only files whose size or time moved), "
+    "records one observation of landing/dtm_round_files per new or changed file (data version: its "
+    "sha256), adds a round partition for each new round and starts one load_rounds run per group "
+    "of neighbouring rounds whose files are new or changed. Its state is a table in the operations "
+    "folder; the cursor is that table's generation. Resetting the cursor hashes every file again.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-    """Register new or changed files (sha256), add their round partitions, and load the rounds
+    """Observe new or changed files (sha256), add their round partitions, and load the rounds
     they touch (a KI export or cluster workbook touches the rounds its rows belong to)."""
     registered = context.instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME)
-    # cursor: file name → [size, mtime_ns, sha256]; a file is hashed again only when its size
-    # or modification time moved, so a tick does not re-read the whole landing zone.
-    seen: dict[str, list] = json.loads(context.cursor) if context.cursor else {}
-    first_tick = not context.cursor
     files = landing.scan(warehouse.landing)
-    current: dict[str, list] = {}
-    changed: list[landing.LandingFile] = []
     for landing_file in files:
         if landing_file.round_id is None and landing_file.family not in landing.FIELD_FAMILIES:
             context.log.warning(
                 f"{landing_file.name}: no round can be told from it; it will be "
                 "recorded as refused at the next load"
             )
-            continue
-        stat = landing_file.path.stat()
-        previous = seen.get(landing_file.name)
-        if previous and previous[:2] == [stat.st_size, stat.st_mtime_ns]:
-            digest = previous[2]
-        else:
-            digest = landing.fingerprint(landing_file)
-        current[landing_file.name] = [stat.st_size, stat.st_mtime_ns, digest]
-        if (previous or [None] * 3)[2] != digest:
-            changed.append(landing_file)
+    looked = observe(state_path(warehouse.database.parent), files, rehash=not context.cursor)
+    changed = [o.file for o in looked.changed]
     touched = landing.touched_partitions(changed, files)
-    if first_tick:
-        # On the first tick, rounds already registered (by `make run`) count as loaded.
+    if looked.first:
+        # A state table that knew nothing (a new one beside an existing warehouse): rounds
+        # already registered (by `make run`) count as loaded.
         touched -= set(registered)
     new_keys, groups = plan_runs(landing.by_partition(files), touched, registered)
     return dg.SensorResult(
@@ -61,8 +52,25 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
         ]
         if new_keys
         else [],
-        cursor=json.dumps(current, sort_keys=True),
+        asset_events=[o.observation() for o in looked.changed],
+        cursor=str(looked.generation),
     )
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    request_job=marts_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    monitor_all_code_locations=False,
+    description="After every successful run that loaded raw tables (load_rounds, or raw partitions "
+    "materialized from the catalog), starts build_marts: dbt builds the rounds that run changed.",
+)
+def build_after_load(context: dg.RunStatusSensorContext):
+    run = context.dagster_run
+    loaded = run.job_name == rounds_job.name or bool((run.asset_selection or set()) & RAW_LOADING_KEYS)
+    if not loaded:
+        return dg.SkipReason(f"run {run.run_id} ({run.job_name}) loaded no raw table")
+    return dg.RunRequest(run_key=run.run_id, tags={"dtm/after_load_run": run.run_id})
 
 
 def _root_message(error) -> str:
@@ -93,4 +101,4 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext, warehouse: Warehou
     )
 
 
-defs = dg.Definitions(sensors=[landing_sensor, alert_on_run_failure])
+defs = dg.Definitions(sensors=[landing_sensor, build_after_load, alert_on_run_failure])
