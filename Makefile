@@ -11,7 +11,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: install manifest run ui test lint bench faults clean
+.PHONY: install manifest run ui ui-check test lint bench faults clean
 
 install: $(BIN)/dagster
 $(CURDIR)/.tools/uv/bin/uv:
@@ -34,9 +34,16 @@ $(MANIFEST): install $(shell find dbt_project/models dbt_project/macros dbt_proj
 run: install manifest $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dtm run
 
-## make ui: the Dagster UI on http://127.0.0.1:3000
+## make ui: the Dagster UI on http://127.0.0.1:3000 (the one-writer pool's limit set first, so
+## the Concurrency page shows it)
 ui: install manifest $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster instance concurrency set dtm_warehouse 1
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+## make ui-check: start the UI, screenshot its main pages into data/ui-check/, stop it (needs chromium)
+ui-check: install manifest $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster instance concurrency set dtm_warehouse 1
+	$(BIN)/python scripts/ui_check.py
 
 ## make test: the whole test suite
 test: install manifest

@@ -87,10 +87,11 @@ import json, dagster as dg
 instance = dg.DagsterInstance.get()
 run = instance.get_runs(filters=dg.RunsFilter(job_name="load_rounds"), limit=1)[0]
 stats = {s.step_key: round(s.end_time - s.start_time, 2) for s in instance.get_run_step_stats(run.run_id)}
-published = instance.get_runs(filters=dg.RunsFilter(job_name="publish_round"), limit=1)
-if published:
-    stats.update({s.step_key: round(s.end_time - s.start_time, 2)
-                  for s in instance.get_run_step_stats(published[0].run_id)})
+for job in ("build_marts", "publish_round"):
+    later = instance.get_runs(filters=dg.RunsFilter(job_name=job), limit=1)
+    if later:
+        stats.update({s.step_key: round(s.end_time - s.start_time, 2)
+                      for s in instance.get_run_step_stats(later[0].run_id)})
 materializations = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
 stats["gates"] = next(
     e.asset_materialization.metadata["gate_seconds"].value

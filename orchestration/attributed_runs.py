@@ -74,7 +74,8 @@ def execute(
     run = instance.create_run_for_job(
         job,
         run_config={**(run_config or {}), **IN_PROCESS},
-        tags=dict(tags or {}),
+        # The job's own tags first, as a launch from the UI merges them.
+        tags={**job.tags, **(tags or {})},
         remote_job_origin=remote,
         job_code_origin=code,
     )

@@ -722,3 +722,23 @@ def test_the_ui_shows_each_rounds_own_partitions_attributed_runs_and_words_for_e
 
     # The one-writer pool is a limit the instance holds, so the Concurrency page lists it.
     assert {"concurrencyKey": "dtm_warehouse", "slotCount": 1} in data["instance"]["concurrencyLimits"]
+
+
+def test_a_successful_load_starts_the_marts_build_and_other_runs_do_not(field_run):
+    from orchestration.defs.sensors import build_after_load
+
+    def evaluate(result):
+        context = dg.build_run_status_sensor_context(
+            sensor_name="build_after_load",
+            dagster_instance=field_run["instance"],
+            dagster_run=result.dagster_run,
+            dagster_event=result.get_job_success_event(),
+        )
+        return build_after_load(context)
+
+    load, build = field_run["result"].results
+    assert load.dagster_run.job_name == "load_rounds" and build.dagster_run.job_name == "build_marts"
+    request = evaluate(load)
+    assert isinstance(request, dg.RunRequest) and request.run_key == load.run_id
+    assert isinstance(evaluate(build), dg.SkipReason)
+    assert isinstance(evaluate(field_run["publication"]), dg.SkipReason)

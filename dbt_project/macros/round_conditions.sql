@@ -12,9 +12,10 @@
 
 {#- A pre-hook of the incremental facts: the run's rounds are emptied first, so a round whose
     batches were all quarantined or rejected leaves the facts (delete+insert alone deletes only
-    the rounds the new rows hold). -#}
+    the rounds the new rows hold). A run that names no round rebuilds every round, so it
+    empties every round. -#}
 {% macro clear_run_rounds(column='partition_key') -%}
-    {%- if is_incremental() and var('round_partitions', []) | length > 0 -%}
+    {%- if is_incremental() -%}
         delete from {{ this }} where {{ tested_rounds_condition(column) }}
     {%- endif -%}
 {%- endmacro %}

@@ -168,7 +168,11 @@ def _check_result(gate: GateOutcome, warehouse_dir: Path) -> dg.AssetCheckResult
             ),
             "seconds": gate.seconds,
             **(
-                {"data_docs": dg.MetadataValue.path(_relative(gate.data_docs, warehouse_dir))}
+                {
+                    "data_docs_in_the_warehouse_folder": dg.MetadataValue.path(
+                        _relative(gate.data_docs, warehouse_dir)
+                    )
+                }
                 if gate.data_docs
                 else {}
             ),
@@ -210,9 +214,9 @@ def _sense_result(list_type: str, findings: list[Finding], sign_off: Review | No
 
 
 def _relative(path: Path, warehouse_dir: Path) -> str:
-    """A path under the warehouse folder as the warehouse folder's own (warehouse/…)."""
+    """A path under the warehouse folder, relative to it (quality/runs/…)."""
     try:
-        return str(Path(warehouse_dir.name) / path.relative_to(warehouse_dir))
+        return str(path.relative_to(warehouse_dir))
     except ValueError:
         return str(path)
 
