@@ -52,3 +52,17 @@ def test_one_convention_for_shares_and_people(marts):
     assert [(n, c) for (n, c) in columns if n in aggregated and c in ("individuals", "households")] == []
     # areas are admin<level>_pcode / _name everywhere
     assert [c for c in columns if re.match(r"area_(pcode|name)$", c[1])] == []
+
+
+def test_every_model_and_seed_column_declared_is_described():
+    """What the UI shows of every dbt asset: no column declared (for its tests) without words."""
+    manifest = json.loads(dbt_project.manifest_path.read_text(encoding="utf-8"))
+    nodes = [n for n in manifest["nodes"].values() if n["resource_type"] in ("model", "seed")]
+    assert len(nodes) > 50
+    assert [
+        f"{node['name']}.{column}"
+        for node in nodes
+        for column, spec in node["columns"].items()
+        if not spec.get("description", "").strip()
+    ] == []
+    assert [node["name"] for node in nodes if not node["description"].strip()] == []

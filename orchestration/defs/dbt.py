@@ -119,12 +119,15 @@ def dtm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareh
             # Rounds an interrupted run loaded but never built join this build: every dbt run
             # heals what a killed one left.
             undone = unfinished_rounds(con)
-            project_changed = built_project(con) != project_digest()
+            built = built_project(con)
+            project_changed = built != project_digest()
         ordered = context.instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME)
         rounds = run_round_partitions(context.run.tags, ordered)
         if not rounds and context.run.tags.get(CHANGED_ROUNDS_TAG):
-            # A run about decisions (review_round): the rounds whose batches or sign-off changed.
+            # build_marts and review_round: the rounds whose batches or sign-off changed.
             rounds = undone
+            if not undone and not project_changed:
+                context.log.info("No round changed since the last build: building every round")
         elif rounds and (extra := sorted(set(undone) - set(rounds))):
             context.log.info(
                 f"Also building {len(extra)} round(s) an interrupted run left: {', '.join(extra[:5])}"
@@ -133,7 +136,11 @@ def dtm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareh
         if project_changed:
             # Marts built by another version of the models (or none yet): rounds outside this
             # run would keep what the old models made of them.
-            context.log.info("The dbt project changed since the marts were built: rebuilding every round")
+            context.log.info(
+                "No marts built yet: building every round"
+                if built is None
+                else "The dbt project changed since the marts were built: rebuilding every round"
+            )
             rounds = []
         context.log.info(f"dbt build for {len(rounds) or 'all'} round partition(s)")
         dbt_vars = dbt_vars_for_partitions(rounds)
