@@ -727,12 +727,15 @@ def test_the_ui_shows_each_rounds_own_partitions_attributed_runs_and_words_for_e
 def test_a_successful_load_starts_the_marts_build_and_other_runs_do_not(field_run):
     from orchestration.defs.sensors import build_after_load
 
+    instance = field_run["instance"]
+
     def evaluate(result):
+        (success,) = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)
         context = dg.build_run_status_sensor_context(
             sensor_name="build_after_load",
-            dagster_instance=field_run["instance"],
+            dagster_instance=instance,
             dagster_run=result.dagster_run,
-            dagster_event=result.get_job_success_event(),
+            dagster_event=success.dagster_event,
         )
         return build_after_load(context)
 
