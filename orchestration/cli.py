@@ -86,7 +86,7 @@ def load_rounds(
 
 def build_marts(defs: dg.Definitions, instance: dg.DagsterInstance) -> RunSequence:
     """dbt for the rounds whose batches or sign-off changed since the last build."""
-    print("Building the marts of the rounds that changed", flush=True)
+    print("Building the marts (dbt) of the rounds that changed", flush=True)
     return RunSequence([_run(defs, instance, "build_marts")])
 
 
@@ -314,6 +314,13 @@ def run(everything: bool) -> int:
         )
     )
     instance = dg.DagsterInstance.get()
+    if settings.warehouse_path().exists():
+        from orchestration.defs.history_repair import repair_raw_history
+
+        for key in repair_raw_history(instance, settings.warehouse_path()):
+            print(
+                f"{key}: its history claimed rounds without data (an earlier version); repaired", flush=True
+            )
     observe_landing(instance, files)
     if wanted == [] and status.built_project != project_digest():
         # The models changed since the marts were built (an upgrade): the build rebuilds every round.

@@ -745,3 +745,29 @@ def test_a_successful_load_starts_the_marts_build_and_other_runs_do_not(field_ru
     assert isinstance(request, dg.RunRequest) and request.run_key == load.run_id
     assert isinstance(evaluate(build), dg.SkipReason)
     assert isinstance(evaluate(field_run["publication"]), dg.SkipReason)
+
+
+def test_history_that_claims_a_round_without_data_is_repaired_from_the_warehouse(field_run):
+    from orchestration.defs.history_repair import repair_raw_history
+
+    instance = field_run["instance"]
+    ki = dg.AssetKey(["raw", "kobo_ki_reports"])
+    with_submissions = {
+        k for (k,) in query(field_run, "select distinct partition_key from raw.kobo_ki_reports")
+    }
+    no_reports = sorted(set(instance.get_dynamic_partitions("dtm_rounds")) - with_submissions)[0]
+    # What an earlier version wrote: a materialization of a round that has no KI report.
+    instance.report_runless_asset_event(dg.AssetMaterialization(ki, partition=no_reports))
+    assert no_reports in instance.get_materialized_partitions(ki)
+
+    assert repair_raw_history(instance, field_run["database"]) == ["raw/kobo_ki_reports"]
+    assert instance.get_materialized_partitions(ki) == with_submissions
+    rows = query(
+        field_run,
+        "select sum(row_count) from raw.load_batches where list_type = 'ki_report' and partition_key = ?",
+        [max(with_submissions)],
+    )[0][0]
+    latest = instance.get_latest_materialization_event(ki).asset_materialization
+    assert latest.metadata["dagster/row_count"].value == rows
+    # A true history is left as it is.
+    assert repair_raw_history(instance, field_run["database"]) == []

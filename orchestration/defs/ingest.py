@@ -163,7 +163,7 @@ def _check_result(gate: GateOutcome, warehouse_dir: Path) -> dg.AssetCheckResult
             # The validation results themselves, every failed expectation (marts.gate_failures
             # holds them too); GX's HTML page is named relative to the warehouse folder, so the
             # name stays right when the folder moves or the run history is copied.
-            "failures": _table(
+            "failures": table_metadata(
                 ["round", "severity", "expectation", "columns", "rows", "e.g. rows", "why"], failures
             ),
             "seconds": gate.seconds,
@@ -201,7 +201,7 @@ def _sense_result(list_type: str, findings: list[Finding], sign_off: Review | No
         metadata={
             "findings": len(findings),
             "by_check": dg.MetadataValue.json(dict(Counter(f.check_name for f in findings))),
-            "findings_table": _table(
+            "findings_table": table_metadata(
                 ["round", "severity", "check", "subject", "previous", "current", "previous round"], rows
             ),
             "sign_off": dg.MetadataValue.md(
@@ -259,7 +259,9 @@ def round_materializations(report: LoadReport, ordered: list[str]) -> list[dg.As
                 description=f"{key}: {len(batches)} batch(es) loaded, {quarantined} quarantined",
                 metadata={
                     "dagster/row_count": sum(o.rows for o in outcomes),
-                    "files": _table(["file", "sha256", "rows", "batch status", "quarantined for"], batches),
+                    "files": table_metadata(
+                        ["file", "sha256", "rows", "batch status", "quarantined for"], batches
+                    ),
                     "batch_statuses": dg.MetadataValue.json(dict(Counter(batch[3] for batch in batches))),
                     "batches_quarantined": quarantined,
                     "accepted_rows_of_the_round": dg.MetadataValue.json(
@@ -276,7 +278,7 @@ def _plain(value):
     return int(value) if hasattr(value, "as_integer_ratio") and not isinstance(value, float) else value
 
 
-def _table(header: list[str], rows: list[tuple]) -> dg.MetadataValue:
+def table_metadata(header: list[str], rows: list[tuple]) -> dg.MetadataValue:
     """Rows as a Dagster metadata table, every row (the UI pages it): never cut silently."""
     return dg.MetadataValue.table(
         records=[dg.TableRecord(dict(zip(header, map(_cell, row), strict=True))) for row in rows],
@@ -304,7 +306,7 @@ def _ledger_materializations(report: LoadReport):
             "batches_loaded": sum(1 for o in report.outcomes if o.status == "loaded"),
             "batches_unchanged": sum(1 for o in report.outcomes if o.status == "unchanged"),
             "files_refused": len(refused),
-            "refused": _table(["file", "reason"], refused),
+            "refused": table_metadata(["file", "reason"], refused),
             "waiting": dg.MetadataValue.md("\n".join(f"- {w}" for w in report.waiting) or "none"),
             "gate_seconds": report.gate_seconds,
         },
