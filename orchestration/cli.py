@@ -80,14 +80,14 @@ def load_rounds(
         results.append(_run(defs, instance, "load_rounds", tags=partition_range_tags(group)))
         if not results[-1].success:
             return RunSequence(results)
-    results.append(build_marts(defs, instance).results[0])
+    results.append(build_marts(defs, instance))
     return RunSequence(results)
 
 
-def build_marts(defs: dg.Definitions, instance: dg.DagsterInstance) -> RunSequence:
+def build_marts(defs: dg.Definitions, instance: dg.DagsterInstance) -> ExecutionResult:
     """dbt for the rounds whose batches or sign-off changed since the last build."""
     print("Building the marts (dbt) of the rounds that changed", flush=True)
-    return RunSequence([_run(defs, instance, "build_marts")])
+    return _run(defs, instance, "build_marts")
 
 
 def _run(
@@ -315,7 +315,7 @@ def run(everything: bool) -> int:
     )
     instance = dg.DagsterInstance.get()
     if settings.warehouse_path().exists():
-        from orchestration.defs.history_repair import repair_raw_history
+        from orchestration.history_repair import repair_raw_history
 
         for key in repair_raw_history(instance, settings.warehouse_path()):
             print(

@@ -748,7 +748,7 @@ def test_a_successful_load_starts_the_marts_build_and_other_runs_do_not(field_ru
 
 
 def test_history_that_claims_a_round_without_data_is_repaired_from_the_warehouse(field_run):
-    from orchestration.defs.history_repair import repair_raw_history
+    from orchestration.history_repair import repair_raw_history
 
     instance = field_run["instance"]
     ki = dg.AssetKey(["raw", "kobo_ki_reports"])

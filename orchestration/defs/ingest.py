@@ -4,6 +4,7 @@ The work is orchestration/loading.py's; this module declares the assets and chec
 the load report into what the UI shows."""
 
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
@@ -21,6 +22,7 @@ from orchestration.loading import LoadReport, load_rounds
 from orchestration.quality.gate import GateOutcome
 from orchestration.quality.sense_checks import Finding
 from orchestration.review import Review
+from orchestration.rounds import sort_partition_keys
 from orchestration.warehouse import ALL_RAW_TABLES, MASTER_LIST_TABLES
 
 GATE_CHECK = "great_expectations_suite"
@@ -125,7 +127,7 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         report = load_rounds(warehouse.database, warehouse.landing, keys, context.run.run_id, context.log)
     except SecretMissing as error:
         raise dg.Failure(description=str(error)) from None
-    for event in round_materializations(report, ordered):
+    for event in round_materializations(report):
         context.log_event(event)
     yield from _ledger_materializations(report)
     yield from (_check_result(gate, warehouse.database.parent) for gate in report.gates.values())
@@ -221,12 +223,11 @@ def _relative(path: Path, warehouse_dir: Path) -> str:
         return str(path)
 
 
-def round_materializations(report: LoadReport, ordered: list[str]) -> list[dg.AssetMaterialization]:
+def round_materializations(report: LoadReport) -> list[dg.AssetMaterialization]:
     """One materialization per raw table and round that received a batch in this run, with that
     round's own files, rows, batch verdicts and totals; in round order, so the newest round is the
     asset's latest materialization. A round whose files were all unchanged is not materialized
     again (its data did not change), and a round without a file for the table never is."""
-    position = {key: i for i, key in enumerate(ordered)}
     reasons: dict[str, list[str]] = {}
     for gate in report.gates.values():
         for failure in gate.failures:
@@ -237,8 +238,9 @@ def round_materializations(report: LoadReport, ordered: list[str]) -> list[dg.As
         if outcome.status == "loaded":
             loaded.setdefault((outcome.list_type, outcome.partition_key), []).append(outcome)
     events = []
+    position = {key: i for i, key in enumerate(sort_partition_keys(list({k for _, k in loaded})))}
     for (list_type, key), outcomes in sorted(
-        loaded.items(), key=lambda item: (position.get(item[0][1], len(position)), item[0][0])
+        loaded.items(), key=lambda item: (position[item[0][1]], item[0][0])
     ):
         headers = ROUND_TOTAL_HEADERS[list_type]
         batches = [
@@ -274,8 +276,11 @@ def round_materializations(report: LoadReport, ordered: list[str]) -> list[dg.As
 
 
 def _plain(value):
-    """A DuckDB value as JSON takes it (sums come back as Decimal)."""
-    return int(value) if hasattr(value, "as_integer_ratio") and not isinstance(value, float) else value
+    """A DuckDB value as JSON takes it: sums come back as Decimal (whole counts as int, amounts
+    such as a budget in USD with their cents)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
 
 
 def table_metadata(header: list[str], rows: list[tuple]) -> dg.MetadataValue:
