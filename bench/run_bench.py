@@ -1,31 +1,41 @@
-"""Times the stages of `make run` and compares the XLSX reader with pandas + openpyxl.
+"""Times a new round's run against a bare DuckDB script, and the whole sample at 1x and 10x.
 
-    .venv/bin/python bench/run_bench.py        (or: make bench)
+    .venv/bin/python bench/run_bench.py [--scale 10]        (or: make bench)
 
-Writes bench/results/latest.json (git-ignored) and prints a table. Every stage runs as the user
-runs it: the whole run and the one-new-round run are separate `dtm run` processes with their own
-Dagster home and warehouse under bench/results/.
+Prints the speed issue's table (before, target, now, the bare-DuckDB floor, ratios) from one
+run and writes bench/results/latest.json (git-ignored). Everything runs as a user runs it: each
+measured run is a `dtm run` process with its own Dagster home, landing folder and warehouse
+under bench/results/. A new round is Round 134's IDP and returnee lists as CSV, added to a
+warehouse holding the 82 rounds before it (or 8, for the flatness measure), three times from
+the same saved state; the median is reported.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
 from orchestration.readers.round_files import read_round_file
+from orchestration.rounds import round_file_name
 from orchestration.sample.generator import generate
+from orchestration.sample.targets import round_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 DTM = Path(sys.executable).with_name("dtm")
-NEW_ROUND = "Round134_"
+NEW_ROUND = 134
+REPEATS = 3
+HISTORY_SHORT = 8
 
 
 def timed(label: str, results: dict, function, *args, **kwargs):
@@ -36,70 +46,102 @@ def timed(label: str, results: dict, function, *args, **kwargs):
     return value
 
 
-def dtm_run(home: Path, landing: Path, warehouse: Path) -> tuple[float, dict[str, float]]:
-    """One `dtm run` process; its wall time and its Dagster step durations."""
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "DTM_LANDING_DIR": str(landing),
-        "DTM_WAREHOUSE_PATH": str(warehouse),
-        "DTM_PUBLISHED_DIR": str(warehouse.with_name(f"{warehouse.stem}_published")),
+@dataclass
+class Measured:
+    wall: float  # seconds, the whole `dtm run` process
+    peak_mb: float  # the largest resident set of the process and its children (dbt)
+    runs: dict[str, float]  # seconds per Dagster run: load_rounds, build_marts, publish_round
+
+
+def environment(folder: Path) -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DTM_")},
+        "DAGSTER_HOME": str(folder / "home"),
+        "DTM_LANDING_DIR": str(folder / "landing"),
+        "DTM_WAREHOUSE_PATH": str(folder / "warehouse" / "dtm.duckdb"),
+        "DTM_PUBLISHED_DIR": str(folder / "published"),
     }
-    home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "config" / "dagster.yaml", home / "dagster.yaml")
-    started = time.perf_counter()
-    subprocess.run(
-        [str(DTM), "run"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+
+
+def dtm_run(folder: Path) -> Measured:
+    """One `dtm run` process on `folder` (landing, warehouse, Dagster home); its wall time, peak
+    memory and the duration of each Dagster run it started."""
+    env = environment(folder)
+    (folder / "home").mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "config" / "dagster.yaml", folder / "home" / "dagster.yaml")
+    started, epoch = time.perf_counter(), time.time()
+    process = subprocess.Popen([str(DTM), "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
-    steps = subprocess.run(
-        [sys.executable, "-c", STEP_STATS], env=env, check=True, capture_output=True, text=True
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"dtm run failed in {folder}: {process.stderr.read().decode()[-3000:]}")
+    process.stderr.close()
+    runs = subprocess.run(
+        [sys.executable, "-c", RUN_STATS, str(epoch)], env=env, check=True, capture_output=True, text=True
     ).stdout
-    return wall, json.loads(steps)
+    # ru_maxrss is in KiB on Linux; wait4 reports the child's tree (dbt included)
+    return Measured(round(wall, 2), round(usage.ru_maxrss / 1024, 1), json.loads(runs))
 
 
-def record(results: dict, label: str, wall: float, steps: dict[str, float]) -> None:
-    """A `dtm run`'s wall time and its two steps' durations."""
-    rows = {
-        f"{label} (dtm run, one process)": round(wall, 2),
-        f"{label}: ingest step": steps.get("raw_tables"),
-        f"{label}: dbt step": steps.get("dtm_dbt_models"),
-        f"{label}: quality gates (in the ingest step)": steps.get("gates"),
-        f"{label}: publication (warehouse file, all formats, charts, report)": steps.get(
-            "publication__dtm_round_publication"
-        ),
-    }
-    if rows[f"{label}: publication (warehouse file, all formats, charts, report)"] is not None:
-        rows[f"{label} without the publication"] = round(
-            wall - rows[f"{label}: publication (warehouse file, all formats, charts, report)"], 2
-        )
-    rows[f"{label}: gates' share of the rest of the run (%)"] = round(
-        100 * steps["gates"] / (wall - steps["gates"]), 1
-    )
-    results.update(rows)
-    for name, seconds in rows.items():
-        print(f"{name:<60} {seconds if seconds is not None else float('nan'):>8.2f}")
-
-
-# The load report's gate time reaches the UI as metadata of raw/load_batches: read it there.
-STEP_STATS = """
-import json, dagster as dg
+# Each Dagster run's duration, from the instance, for the runs started after the given time.
+RUN_STATS = """
+import json, sys, dagster as dg
 instance = dg.DagsterInstance.get()
-run = instance.get_runs(filters=dg.RunsFilter(job_name="load_rounds"), limit=1)[0]
-stats = {s.step_key: round(s.end_time - s.start_time, 2) for s in instance.get_run_step_stats(run.run_id)}
-for job in ("build_marts", "publish_round"):
-    later = instance.get_runs(filters=dg.RunsFilter(job_name=job), limit=1)
-    if later:
-        stats.update({s.step_key: round(s.end_time - s.start_time, 2)
-                      for s in instance.get_run_step_stats(later[0].run_id)})
-materializations = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
-stats["gates"] = next(
-    e.asset_materialization.metadata["gate_seconds"].value
-    for e in materializations
-    if e.asset_materialization.asset_key == dg.AssetKey(["raw", "load_batches"])
-)
+since = float(sys.argv[1])
+stats = {}
+for record in instance.get_run_records(limit=20):
+    if record.start_time and record.end_time and record.create_timestamp.timestamp() >= since:
+        stats.setdefault(record.dagster_run.job_name, round(record.end_time - record.start_time, 2))
 print(json.dumps(stats))
 """
+
+
+def median_run(prepared: Path, folder: Path, repeats: int = REPEATS) -> Measured:
+    """`dtm run` for the new round, `repeats` times from the same prepared state (restored in
+    the same place each time: dbt's partial parsing keys on the warehouse path); the median."""
+    measured = []
+    for _ in range(repeats):
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(prepared, folder, symlinks=True)
+        generate(folder / "landing", {NEW_ROUND}, xlsx=False, field_families=False)
+        measured.append(dtm_run(folder))
+    measured.sort(key=lambda m: m.wall)
+    return measured[len(measured) // 2]
+
+
+def prepare_history(landing: Path, folder: Path, rounds: set[int] | None) -> Path:
+    """A warehouse with `rounds` of the sample (all but the new round when None) loaded and
+    published, saved beside `folder` to be restored before each measured run."""
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "landing").mkdir(parents=True)
+    if rounds is None:
+        for path in landing.iterdir():
+            if not path.name.startswith(f"Round{NEW_ROUND}_"):
+                shutil.copy(path, folder / "landing" / path.name)
+    else:
+        generate(folder / "landing", rounds, field_families=True)
+    dtm_run(folder)
+    prepared = folder.with_name(f"{folder.name}_prepared")
+    shutil.rmtree(prepared, ignore_errors=True)
+    shutil.move(folder, prepared)
+    return prepared
+
+
+def bare_duckdb(folder: Path, repeats: int = REPEATS) -> float:
+    """The floor: the same two files read, summed by governorate, written (a process each)."""
+    lists = [
+        folder / "landing" / round_file_name(kind, NEW_ROUND, date(2024, 12, 31), "csv")
+        for kind in ("idp", "returnee")
+    ]
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "bare_duckdb.py"), *map(str, lists), str(RESULTS / "bare")],
+            check=True,
+        )
+        times.append(time.perf_counter() - started)
+    return round(sorted(times)[len(times) // 2], 2)
 
 
 def xlsx_comparison(landing: Path, results: dict) -> None:
@@ -218,27 +260,93 @@ def bi_latency(published: Path, results: dict, repeats: int = 60) -> None:
         print(f"{label:<60} {results[label]:>8.1f}")
 
 
+# The issue's table: what each measure was before the speed work, and its target.
+TABLE = (
+    ("one new round, load + gates + dbt (82 rounds present)", "43 s", "<= 10 s"),
+    ("its publication (warehouse file, all formats, charts, report)", "22 s", "<= 5 s"),
+    ("dtm run for one new round, whole process", "74 s (68x)", "<= 15 s (<= 15x)"),
+    ("new-round cost with 80 vs 8 rounds of history", "not measured", "<= 1.2x"),
+    ("whole sample at 10x locations (sample --scale 10)", "not measured", "<= 5x the 1x, <= 4 GiB"),
+    ("whole sample, dtm run (make run after the install)", "~3 min", "<= 90 s"),
+    ("peak memory of a new-round run", "848 MB", "<= 500 MB"),
+)
+
+
+def print_table(rows: list[tuple[str, str, str, str, str, str]]) -> None:
+    header = ("measure", "before", "target", "now", "bare DuckDB", "ratio")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(6)]
+    print()
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print(" | ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--scale", type=int, default=10, help="locations multiplier of the scaled sample (0: skip)"
+    )
+    args = parser.parse_args()
     shutil.rmtree(RESULTS, ignore_errors=True)
     RESULTS.mkdir(parents=True)
-    results: dict[str, float] = {}
+    results: dict[str, object] = {}
     landing = RESULTS / "landing"
-    ki_month(results)
     timed("generate the sample (155 lists, 12 KI exports, 3 workbooks)", results, generate, landing)
     xlsx_comparison(landing, results)
+    ki_month(results)
 
-    record(results, "whole run", *dtm_run(RESULTS / "home", landing, RESULTS / "whole.duckdb"))
+    whole = RESULTS / "whole"
+    (whole / "landing").mkdir(parents=True)
+    for path in landing.iterdir():
+        shutil.copy(path, whole / "landing" / path.name)
+    one_x = dtm_run(whole)
+    results["whole sample"] = asdict(one_x)
+    print(f"{'whole sample, dtm run':<60} {one_x.wall:>8.2f} s, {one_x.peak_mb:.0f} MB")
+    bi_latency(whole / "published" / "dtm_latest.duckdb", results)
 
-    bi_latency(RESULTS / "whole_published" / "dtm_latest.duckdb", results)
+    long = median_run(prepare_history(landing, RESULTS / "history_82", None), RESULTS / "history_82")
+    results["new round, 82 rounds of history"] = asdict(long)
+    short_rounds = {t.round_number for t in round_targets() if t.round_number < NEW_ROUND}
+    short_rounds = set(sorted(short_rounds)[-HISTORY_SHORT:])
+    short = median_run(prepare_history(landing, RESULTS / "history_8", short_rounds), RESULTS / "history_8")
+    results["new round, 8 rounds of history"] = asdict(short)
+    floor = bare_duckdb(RESULTS / "history_82")
+    results["bare DuckDB script"] = floor
 
-    # One new round with the whole history present: load all but Round 134, then add it.
-    partial = RESULTS / "landing_partial"
-    shutil.copytree(landing, partial, ignore=shutil.ignore_patterns(f"{NEW_ROUND}*"))
-    dtm_run(RESULTS / "home_partial", partial, RESULTS / "partial.duckdb")
-    for path in landing.glob(f"{NEW_ROUND}*"):
-        shutil.copy(path, partial / path.name)
-    record(results, "add one round", *dtm_run(RESULTS / "home_partial", partial, RESULTS / "partial.duckdb"))
+    scaled = None
+    if args.scale:
+        folder = RESULTS / f"scale_{args.scale}"
+        timed(
+            f"generate the sample at {args.scale}x locations",
+            results,
+            generate,
+            folder / "landing",
+            scale=args.scale,
+        )
+        scaled = dtm_run(folder)
+        results[f"whole sample at {args.scale}x locations"] = asdict(scaled)
 
+    load_dbt = long.runs.get("load_rounds", 0) + long.runs.get("build_marts", 0)
+    publication = long.runs.get("publish_round", float("nan"))
+    measured = {
+        TABLE[0][0]: (f"{load_dbt:.1f} s", "", ""),
+        TABLE[1][0]: (f"{publication:.1f} s", "", ""),
+        TABLE[2][0]: (f"{long.wall:.1f} s", f"{floor:.2f} s", f"{long.wall / floor:.0f}x"),
+        TABLE[3][0]: (f"{long.wall:.1f} s vs {short.wall:.1f} s", "", f"{long.wall / short.wall:.2f}x"),
+        TABLE[4][0]: (
+            (f"{scaled.wall:.0f} s, {scaled.peak_mb:.0f} MB", "", f"{scaled.wall / one_x.wall:.1f}x")
+            if scaled
+            else ("skipped (--scale 0)", "", "")
+        ),
+        TABLE[5][0]: (f"{one_x.wall:.0f} s", "", ""),
+        TABLE[6][0]: (f"{long.peak_mb:.0f} MB", "", ""),
+    }
+    rows = [(name, before, target, *measured[name]) for name, before, target in TABLE]
+    results["table"] = rows
+    print_table(rows)
+    print(
+        f"\nnew round, 82 rounds: runs {long.runs}; 8 rounds: runs {short.runs} "
+        f"(medians of {REPEATS}, by wall time)"
+    )
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
     print(f"\nwritten to {RESULTS / 'latest.json'}")
 

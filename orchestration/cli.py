@@ -47,12 +47,13 @@ select
 """
 
 
-def generate_sample(landing_dir: Path) -> None:
+def generate_sample(landing_dir: Path, scale: int = 1) -> None:
     from orchestration.sample.generator import generate
 
     started = time.perf_counter()
-    print(f"Generating the sample landing zone in {landing_dir} …", flush=True)
-    written = generate(landing_dir)
+    times = "" if scale == 1 else f" at {scale}x locations"
+    print(f"Generating the sample landing zone{times} in {landing_dir} …", flush=True)
+    written = generate(landing_dir, scale=scale)
     print(f"  {len(written)} master lists written in {time.perf_counter() - started:.1f} s", flush=True)
 
 
@@ -251,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     sample = commands.add_parser("generate-sample", help="write the sample landing zone")
     sample.add_argument("--landing", type=Path, default=None)
+    sample.add_argument(
+        "--scale", type=int, default=1, help="places per list multiplied (the same people): a larger sample"
+    )
     commands.add_parser("summary", help="print the latest round's national figures")
     erase = commands.add_parser("erase-informant", help="erase every report of one key informant")
     erase.add_argument("--phone", help="the informant's phone number, in any format")
@@ -267,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         return erase_expired(args.days)
 
     if args.command == "generate-sample":
-        generate_sample(args.landing or settings.landing_dir())
+        generate_sample(args.landing or settings.landing_dir(), args.scale)
         return 0
     if args.command == "summary":
         print_summary()

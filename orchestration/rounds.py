@@ -54,14 +54,6 @@ def sort_partition_keys(keys: list[str]) -> list[str]:
     )
 
 
-def dbt_vars_for_partitions(partition_keys: list[str]) -> dict[str, list[str]]:
-    """The --vars of a dbt call for these round partitions: incremental models rebuild only these.
-
-    An empty list (a dbt call outside a partitioned run) means every round.
-    """
-    return {"round_partitions": sorted(set(partition_keys))}
-
-
 LIST_FILE_NAMES = {"idp": "IDP", "returnee": "Returnee"}
 NAMING_HINT = (
     "name round files like Round112_Master_List_Returnee_2019_10_31_IOM_DTM.xlsx "

@@ -138,6 +138,9 @@ create table if not exists raw.pipeline_state (
     name varchar primary key,          -- dbt_built_through: the batch-status mark dbt last built
     mark timestamp not null
 );
+create table if not exists raw.dbt_build_rounds (
+    partition_key varchar primary key  -- the rounds the running (or last) dbt build covers
+);
 create table if not exists raw.round_reviews (
     partition_key varchar not null,
     status varchar not null,           -- awaiting_sign_off | signed_off | rejected | cleared
@@ -415,6 +418,48 @@ def built_project(con: duckdb.DuckDBPyConnection) -> str | None:
     """The digest of the dbt project that last built the marts (None before any build)."""
     rows = con.execute("select value from raw.pipeline_state where name = 'dbt_project'").fetchall()
     return rows[0][0] if rows else None
+
+
+_BUILT_MARK = (
+    "(select coalesce(max(mark), timestamp '-infinity') from raw.pipeline_state "
+    "where name = 'dbt_built_through')"
+)
+# When each ledger's rows were written: a ledger with rows newer than the last build changed.
+LEDGER_TIMES = {
+    "quality_failures": "checked_at",
+    "sense_check_findings": "checked_at",
+    "file_rejections": "rejected_at",
+    "round_reviews": "recorded_at",
+}
+
+
+def changed_raw_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Raw tables with rows the last successful dbt build has not seen: the tables of batches
+    pending or changed since, raw.load_batches with them, and ledgers with newer rows."""
+    tables = {
+        row[0]
+        for row in con.execute(
+            f"select distinct raw_table from raw.load_batches "
+            f"where status = 'pending' or status_changed_at > {_BUILT_MARK}"
+        ).fetchall()
+    }
+    if tables:
+        tables.add("load_batches")
+    for ledger, column in LEDGER_TIMES.items():
+        newer = f"select exists (select 1 from raw.{ledger} where {column} > {_BUILT_MARK})"
+        if con.execute(newer).fetchall()[0][0]:
+            tables.add(ledger)
+    return tables
+
+
+def set_build_rounds(con: duckdb.DuckDBPyConnection, partition_keys: list[str]) -> None:
+    """The rounds the next dbt build covers (raw.dbt_build_rounds): these, or every round a
+    batch was ever loaded for when the list is empty."""
+    con.execute("delete from raw.dbt_build_rounds")
+    if partition_keys:
+        con.executemany("insert into raw.dbt_build_rounds values (?)", [[key] for key in set(partition_keys)])
+    else:
+        con.execute("insert into raw.dbt_build_rounds select distinct partition_key from raw.load_batches")
 
 
 def unfinished_rounds(con: duckdb.DuckDBPyConnection) -> list[str]:

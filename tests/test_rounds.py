@@ -5,7 +5,6 @@ import pytest
 from orchestration.defs.partitions import contiguous_groups, partition_range_tags
 from orchestration.rounds import (
     RoundId,
-    dbt_vars_for_partitions,
     parse_round_text,
     round_file_name,
     sort_partition_keys,
@@ -60,14 +59,6 @@ def test_a_name_without_a_round_says_nothing():
 def test_file_names_are_the_ones_iom_uses():
     name = round_file_name("returnee", 112, date(2019, 10, 31), "xlsx")
     assert name == "Round112_Master_List_Returnee_2019_10_31_IOM_DTM.xlsx"
-
-
-def test_dbt_vars_name_each_partition_once_in_order():
-    keys = ["IRQ-conflict-R088-2018-01", "IRQ-conflict-R042-2016-03", "IRQ-conflict-R088-2018-01"]
-    assert dbt_vars_for_partitions(keys) == {
-        "round_partitions": ["IRQ-conflict-R042-2016-03", "IRQ-conflict-R088-2018-01"]
-    }
-    assert dbt_vars_for_partitions([]) == {"round_partitions": []}
 
 
 def test_changed_partitions_run_in_contiguous_groups_of_partition_order():

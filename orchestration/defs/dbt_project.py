@@ -16,11 +16,17 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_D
 
 
 @cache
+def load_manifest(manifest_path: Path = dbt_project.manifest_path) -> dict:
+    """dbt's prepared manifest (read once a process)."""
+    return json.loads(manifest_path.read_text(encoding="utf-8"))
+
+
+@cache
 def project_digest(manifest_path: Path = dbt_project.manifest_path) -> str:
     """What the marts depend on in the dbt project: every node's and seed's checksum and
     declared columns, and the project's macros, from the manifest (not its timestamps or paths,
     which change with every build and clone). Marts built with another digest are rebuilt whole."""
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = load_manifest(manifest_path)
     parts = sorted(
         f"{unique_id}:{node.get('checksum', {}).get('checksum', '')}:"
         + ",".join(f"{name} {column.get('data_type')}" for name, column in sorted(node["columns"].items()))

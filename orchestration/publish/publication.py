@@ -163,8 +163,16 @@ def publish(
         rounds_dir.mkdir(parents=True, exist_ok=True)
         # An earlier round's file is built beside the folder and removed after it.
         target = rounds_dir / (f"{chosen}.duckdb" if is_latest else f".{chosen}.duckdb.files.tmp")
+        # The last publication is the base: only what differs from it is written.
         published = write_published_file(
-            working, target, chosen, descriptions, choice.withheld, choice.sign_off
+            working,
+            target,
+            chosen,
+            descriptions,
+            choice.withheld,
+            choice.sign_off,
+            published_dir / LATEST,
+            say,
         )
         try:
             folder = rounds_dir / chosen

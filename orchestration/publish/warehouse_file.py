@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -95,45 +96,56 @@ def write_published_file(
     descriptions: dict[str, tuple[str, dict[str, str]]],
     withheld: Sequence[Review] = (),
     sign_off: Review | None = None,
+    previous: Path | None = None,
+    say=None,
 ) -> Path:
     """Write the marts to `target` (built beside it, renamed in). Rows of withheld rounds are
     left out; publication_info says which round this is, who signed it off if it was reviewed,
-    and which rounds were held back and why."""
+    and which rounds were held back and why.
+
+    With `previous` (the last publication), the new file starts as a copy of it and only what
+    differs is written: the rounds of a per-round table whose rows differ (by count and a hash
+    of every row, compared per round), and the other tables whole. A new round rewrites one
+    round of the breakdown facts instead of all 8.7 million rows (7 of the 8 s, measured)."""
     staging = target.with_name(f".{target.name}.building.tmp")
     staging.unlink(missing_ok=True)
+    base = _usable_base(previous)
+    if base is not None:
+        shutil.copyfile(base, staging)
     con = quiet_connect()
     try:
         con.execute(f"attach {_quote(str(working))} as working (read_only)")
         con.execute(f"attach {_quote(str(staging))} as published (storage_version '{STORAGE_VERSION}')")
-        con.execute(f"create schema published.{PUBLISHED_SCHEMA}")
-        tables = [
-            row[0]
-            for row in con.execute(
-                "select table_name from duckdb_tables() where database_name = 'working' and schema_name = ? "
-                "order by table_name",
-                [PUBLISHED_SCHEMA],
-            ).fetchall()
-        ]
+        con.execute(f"create schema if not exists published.{PUBLISHED_SCHEMA}")
         held = [w.partition_key for w in withheld]
-        for table in tables:
+        rewritten: dict[str, list[str]] = {}
+        working_tables = _columns_of(con, "working")
+        published_before = _columns_of(con, "published")
+        for table in set(published_before) - set(working_tables):
+            con.execute(f"drop table published.{PUBLISHED_SCHEMA}.{table}")
+        for table, columns in working_tables.items():
             name = f"published.{PUBLISHED_SCHEMA}.{table}"
             source = f"working.{PUBLISHED_SCHEMA}.{table}"
-            columns = {r[0] for r in con.execute(f"select column_name from (describe {source})").fetchall()}
-            keep = (
-                "where partition_key is null or partition_key not in (select unnest(?::varchar[]))"
-                if "partition_key" in columns
-                else ""
-            )
-            con.execute(f"create table {name} as select * from {source} {keep}", [held] if keep else [])
-            description, columns = descriptions.get(table, ("", {}))
+            if "partition_key" in dict(columns) and published_before.get(table) == columns:
+                rewritten[table] = _rewrite_changed_rounds(con, name, source, held)
+            else:
+                keep = (
+                    "where partition_key is null or partition_key not in (select unnest(?::varchar[]))"
+                    if "partition_key" in dict(columns)
+                    else ""
+                )
+                con.execute(
+                    f"create or replace table {name} as select * from {source} {keep}", [held] if keep else []
+                )
+            description, column_texts = descriptions.get(table, ("", {}))
             if description:
                 con.execute(f"comment on table {name} is {_quote(description)}")
-            for column, text in columns.items():
+            for column, text in column_texts.items():
                 if text:
                     con.execute(f'comment on column {name}."{column}" is {_quote(text)}')
         # What a BI user asks first: which round is this, and when was it published?
         con.execute(
-            f"create table published.{PUBLISHED_SCHEMA}.publication_info as "
+            f"create or replace table published.{PUBLISHED_SCHEMA}.publication_info as "
             "select ? as partition_key, current_timestamp as published_at, ? as storage_version, "
             "?::varchar as review_status, ?::varchar as signed_off_by, ?::timestamp as signed_off_at, "
             "?::varchar as sign_off_note, ?::varchar as sign_off_figures, ?::varchar as withheld_rounds",
@@ -158,12 +170,92 @@ def write_published_file(
                     f'comment on column published.{PUBLISHED_SCHEMA}.publication_info."{column}" '
                     f"is {_quote(text)}"
                 )
+        con.execute("checkpoint published")
         con.execute("detach published")
         con.execute("detach working")
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
     finally:
         con.close()
     os.replace(staging, target)
+    if say is not None and base is not None:
+        changed = sorted({key for keys in rewritten.values() for key in keys if key is not None})
+        say(
+            f"Written from the last publication: {len(working_tables) - len(rewritten)} small table(s) "
+            f"whole, {len([k for k in rewritten.values() if k])} of {len(rewritten)} per-round table(s) "
+            f"changed, in {len(changed)} round(s): {', '.join(changed[:6]) or 'none'}"
+        )
     return target
+
+
+def _usable_base(previous: Path | None) -> Path | None:
+    """The last publication, if it opens as a published file of this storage version (anything
+    else, a file from another version or a damaged one, and the new file is written whole)."""
+    if previous is None or not previous.exists():
+        return None
+    try:
+        with duckdb.connect(str(previous), read_only=True) as con:
+            (version,) = con.execute(
+                f"select storage_version from {PUBLISHED_SCHEMA}.publication_info"
+            ).fetchall()[0]
+    except (duckdb.Error, IndexError):
+        return None
+    return previous if version == STORAGE_VERSION else None
+
+
+def _columns_of(con: duckdb.DuckDBPyConnection, database: str) -> dict[str, list[tuple[str, str]]]:
+    """Each mart table of an attached database with its (column, type) pairs in order
+    (publication_info aside: it is written for every publication)."""
+    tables: dict[str, list[tuple[str, str]]] = {}
+    for table, column, kind in con.execute(
+        "select table_name, column_name, data_type from duckdb_columns() "
+        "where database_name = ? and schema_name = ? and table_name <> 'publication_info' "
+        "order by table_name, column_index",
+        [database, PUBLISHED_SCHEMA],
+    ).fetchall():
+        tables.setdefault(table, []).append((column, kind))
+    return tables
+
+
+# A round's rows as one fingerprint: how many, and the sum of every row's hash.
+_FINGERPRINTS = """
+select partition_key, count(*) as row_count, sum(hash(t)::hugeint) as row_hashes
+from {table} as t {where} group by partition_key
+"""
+
+
+def _rewrite_changed_rounds(
+    con: duckdb.DuckDBPyConnection, name: str, source: str, held: list[str]
+) -> list[str | None]:
+    """Make the published table's rounds equal the working table's (withheld rounds left out),
+    writing only the rounds whose fingerprints differ; the rounds rewritten."""
+    keep = "where partition_key is null or partition_key not in (select unnest(?::varchar[]))"
+    changed = [
+        row[0]
+        for row in con.execute(
+            f"""
+            select coalesce(w.partition_key, p.partition_key)
+            from ({_FINGERPRINTS.format(table=source, where=keep)}) as w
+            full join ({_FINGERPRINTS.format(table=name, where="")}) as p
+                on w.partition_key is not distinct from p.partition_key
+            where w.row_count is distinct from p.row_count or w.row_hashes is distinct from p.row_hashes
+            """,
+            [held],
+        ).fetchall()
+    ]
+    if not changed:
+        return changed
+    # Rows without a round (a refusal of a file nobody could place) are one group of their own.
+    rounds = "(partition_key in (select unnest(?::varchar[])) or (partition_key is null and ?))"
+    params = [[key for key in changed if key is not None], None in changed]
+    con.execute(f"delete from {name} where {rounds}", params)
+    con.execute(
+        f"insert into {name} select * from {source} where {rounds} "
+        "and (partition_key is null or partition_key not in (select unnest(?::varchar[])))",
+        [*params, held],
+    )
+    return changed
 
 
 def install_latest(published_dir: Path, target: Path) -> None:

@@ -217,12 +217,21 @@ def build_pool(
     sequence: dict[str, int] = defaultdict(int)
     chosen = rng.choice(len(districts), size=size, p=district_weights)
     ids, names, names_ar, district_names = [], [], [], []
+    by_weight = [districts[j] for j in np.argsort(-district_weights, kind="stable")]
     for pick in chosen:
         row = districts[pick]
         code = row["dtm_governorate_code"] + row["dtm_district_code"]
+        if sequence[code] == 999:
+            # The Location ID has three digits for the sequence: a scaled sample's places go to
+            # the heaviest district with room (never reached at scale 1).
+            row = next(
+                (d for d in by_weight if sequence[d["dtm_governorate_code"] + d["dtm_district_code"]] < 999),
+                None,
+            )
+            if row is None:
+                raise ValueError(f"governorate {pcode} would need more than 999 locations a district")
+            code = row["dtm_governorate_code"] + row["dtm_district_code"]
         sequence[code] += 1
-        if sequence[code] > 999:  # the Location ID has three digits for the sequence
-            raise ValueError(f"district code {code} would need more than 999 locations")
         ids.append(f"{code}{sequence[code]:03d}")
         district_names.append(row["dtm_district"])
     is_camp = rng.random(size) < CAMP_SHARE_OF_LOCATIONS.get(pcode, 0.01)
@@ -324,7 +333,7 @@ def _location_counts(list_type: str, target: tg.RoundTarget) -> dict[str, tuple[
     return result
 
 
-def plan_sizes(round_targets: list[tg.RoundTarget]) -> dict[str, int]:
+def plan_sizes(round_targets: list[tg.RoundTarget], scale: int = 1) -> dict[str, int]:
     """How many places each governorate's pool needs, across every list of the history."""
     need: dict[str, int] = defaultdict(lambda: 1)
     for target in round_targets:
@@ -332,16 +341,18 @@ def plan_sizes(round_targets: list[tg.RoundTarget]) -> dict[str, int]:
             if list_type == "returnee" and target.reporting_date < tg.RETURNS_BEGIN:
                 continue
             for pcode, (households, _) in _location_counts(list_type, target).items():
-                need[pcode] = max(need[pcode], _n_locations(list_type, households))
+                need[pcode] = max(need[pcode], _n_locations(list_type, households, scale))
     return dict(need)
 
 
-def _n_locations(list_type: str, households: int) -> int:
-    return int(min(households, max(1, round(households / HOUSEHOLDS_PER_LOCATION[list_type]))))
+def _n_locations(list_type: str, households: int, scale: int = 1) -> int:
+    """Places a governorate's list names; `scale` times as many (smaller) places in a scaled
+    sample, the same people."""
+    return int(min(households, max(1, round(households * scale / HOUSEHOLDS_PER_LOCATION[list_type]))))
 
 
 def generate_master_list(
-    list_type: str, target: tg.RoundTarget, pools: dict[str, LocationPool]
+    list_type: str, target: tg.RoundTarget, pools: dict[str, LocationPool], scale: int = 1
 ) -> MasterList:
     era = header_era(target.round_number)
     units = _era_of_units(list_type, target.round_number)
@@ -352,7 +363,7 @@ def generate_master_list(
     pieces = []
     for pcode, (households, individuals) in sorted(_location_counts(list_type, target).items()):
         pool = pools[pcode]
-        n = _n_locations(list_type, households)
+        n = _n_locations(list_type, households, scale)
         rows = np.arange(n) if list_type == "idp" else pool.returnee_order[:n]
         weights = pool.weight[rows] * rng.lognormal(0, 0.1, n)
         if list_type == "idp":
@@ -576,9 +587,9 @@ def write_xlsx(master: MasterList, path: Path) -> None:
     workbook.close()
 
 
-def history() -> tuple[list[tg.RoundTarget], dict[str, LocationPool]]:
+def history(scale: int = 1) -> tuple[list[tg.RoundTarget], dict[str, LocationPool]]:
     targets = tg.round_targets()
-    sizes = plan_sizes(targets)
+    sizes = plan_sizes(targets, scale)
     districts = _districts_by_governorate()
     pools = {
         g["admin1_pcode"]: build_pool(i, g, districts[g["admin1_pcode"]], sizes[g["admin1_pcode"]])
@@ -587,30 +598,36 @@ def history() -> tuple[list[tg.RoundTarget], dict[str, LocationPool]]:
     return targets, pools
 
 
-def master_lists(targets: list[tg.RoundTarget], pools: dict[str, LocationPool]):
+def master_lists(targets: list[tg.RoundTarget], pools: dict[str, LocationPool], scale: int = 1):
     for target in targets:
-        yield generate_master_list("idp", target, pools)
+        yield generate_master_list("idp", target, pools, scale)
         if target.reporting_date >= tg.RETURNS_BEGIN:
-            yield generate_master_list("returnee", target, pools)
+            yield generate_master_list("returnee", target, pools, scale)
 
 
 def generate(
-    landing: Path, rounds: set[int] | None = None, *, xlsx: bool = True, field_families: bool | None = None
+    landing: Path,
+    rounds: set[int] | None = None,
+    *,
+    xlsx: bool = True,
+    field_families: bool | None = None,
+    scale: int = 1,
 ) -> list[Path]:
-    """Write the sample landing zone; `rounds` limits it to some round numbers (tests, bench).
+    """Write the sample landing zone; `rounds` limits it to some round numbers (tests, bench),
+    `scale` multiplies the places every list names, with the same people (the bench's 10x).
 
     KI exports (the last twelve rounds written) and cluster workbooks come with the whole sample,
     or when `field_families` asks for them. A manifest of what was written lets a run key the
     sample's made-up informants with the documented sample secret."""
 
-    targets, pools = history()
+    targets, pools = history(scale)
     chosen = [t for t in targets if rounds is None or t.round_number in rounds]
     with_field = rounds is None if field_families is None else field_families
     ki_targets = {t.round_number for t in chosen[-KI_ROUNDS:]} if with_field else set()
     landing.mkdir(parents=True, exist_ok=True)
     written = []
     lists: dict[tuple[int, str], MasterList] = {}
-    for master in master_lists(chosen, pools):
+    for master in master_lists(chosen, pools, scale):
         number = master.target.round_number
         as_xlsx = xlsx and number in XLSX_ROUNDS
         path = landing / round_file_name(

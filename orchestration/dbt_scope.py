@@ -1,0 +1,84 @@
+"""What one dbt build covers, as dbt arguments: the nodes the changed raw tables reach, and
+nothing a round cannot change.
+
+A new round changes some raw tables (its master lists, the ledgers of its batches); the models
+no changed table reaches hold the same rows as before, and their tests the same results, so the
+build leaves them out. Seeds and unit tests depend on the dbt project alone (seed files, SQL
+and fixtures): they run when the project changed, which rebuilds everything, and not per round.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# Constant, so dbt's partial parsing survives from one build to the next (a changed --vars makes
+# it parse the whole project again); the rounds are listed in raw.dbt_build_rounds instead.
+DBT_VARS = {"build_rounds": "listed"}
+BUILT_PER_PROJECT = ("seed", "unit_test")
+
+
+@dataclass(frozen=True)
+class BuildScope:
+    rounds: list[str]  # the rounds the incremental facts rebuild and tests check; [] = every round
+    changed_tables: frozenset[str]  # raw tables with rows new since the last build; empty = all
+    project_changed: bool  # the dbt project differs from the one that built the marts
+    # Assets downstream of dbt run in the same run: Dagster skips a step whose upstream outputs
+    # the run did not produce, so every model and seed is built.
+    whole_project: bool = False
+
+    @property
+    def everything(self) -> bool:
+        return self.project_changed or not self.changed_tables
+
+
+def reached_nodes(manifest: Mapping[str, Any], raw_tables: Collection[str]) -> set[str]:
+    """Unique ids of every node downstream of these raw tables (dbt sources of schema raw).
+
+    A staging model of a data table also reads raw.load_batches (its accepted batches): its
+    rows change only when batches of its own table changed, and those tables are among
+    `raw_tables` then, so a change of raw.load_batches alone does not reach it."""
+    project = manifest["metadata"].get("project_name", "dtm_warehouse")
+    children, parents = manifest["child_map"], manifest["parent_map"]
+    ledger = f"source.{project}.raw.load_batches"
+
+    def via_own_table(child: str) -> bool:
+        return any(p.startswith("source.") and p != ledger for p in parents.get(child, []))
+
+    reached: set[str] = set()
+    stack = [f"source.{project}.raw.{table}" for table in raw_tables]
+    while stack:
+        node = stack.pop()
+        for child in children.get(node, []):
+            if child in reached or (node == ledger and via_own_table(child)):
+                continue
+            reached.add(child)
+            stack.append(child)
+    return reached
+
+
+def unreached_nodes(manifest: Mapping[str, Any], raw_tables: Collection[str]) -> list[str]:
+    """Names of the models and tests no changed raw table reaches (what a build leaves out)."""
+    reached = reached_nodes(manifest, raw_tables)
+    return sorted(
+        node["name"]
+        for unique_id, node in manifest["nodes"].items()
+        if node["resource_type"] in ("model", "test") and unique_id not in reached
+    )
+
+
+def dbt_build_args(scope: BuildScope, manifest: Mapping[str, Any]) -> list[str]:
+    """`dbt build` for this scope: everything with a full refresh when the project changed,
+    every model, seed and test when later assets of the run need them all, every model and test
+    when no table is known to have changed, else the reached ones."""
+    args = ["build", "--vars", json.dumps(DBT_VARS)]
+    if scope.project_changed:
+        return [*args, "--full-refresh"]
+    if scope.whole_project:
+        return [*args, "--exclude", "resource_type:unit_test"]
+    excluded = [f"resource_type:{kind}" for kind in BUILT_PER_PROJECT]
+    if not scope.everything:
+        excluded += unreached_nodes(manifest, scope.changed_tables)
+    return [*args, "--exclude", " ".join(excluded)]

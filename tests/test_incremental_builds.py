@@ -1,0 +1,129 @@
+"""A new round builds only what it changes and publishes only what differs; what comes out must
+equal building and publishing everything from scratch, table by table and row by row."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.defs.dbt_project import dbt_project
+from orchestration.publish.warehouse_file import mart_descriptions, write_published_file
+from orchestration.sample import generator
+from tests.runs import ROOT, data_dir, dtm
+
+NEW_ROUND = "Round134_"
+DBT = Path(sys.executable).with_name("dbt")
+
+
+def differing_rows(left: Path, right: Path, schema: str, skip: frozenset[str] = frozenset()) -> dict:
+    """Per table of `schema` in either file: rows one has and the other lacks (as multisets);
+    tables only one file has count as all their rows."""
+    con = duckdb.connect()
+    con.execute(f"attach '{left}' as l (read_only)")
+    con.execute(f"attach '{right}' as r (read_only)")
+    tables = {
+        db: {
+            t
+            for (t,) in con.execute(
+                "select table_name from duckdb_tables() where database_name = ? and schema_name = ?",
+                [db, schema],
+            ).fetchall()
+        }
+        - skip
+        for db in ("l", "r")
+    }
+    differences = {t: "missing on one side" for t in tables["l"] ^ tables["r"]}
+    for table in sorted(tables["l"] & tables["r"]):
+        left_only, right_only = (
+            con.execute(
+                f"select count(*) from (select * from {a}.{schema}.{table} except all "
+                f"select * from {b}.{schema}.{table})"
+            ).fetchall()[0][0]
+            for a, b in (("l", "r"), ("r", "l"))
+        )
+        if left_only or right_only:
+            differences[table] = (left_only, right_only)
+    con.close()
+    return differences
+
+
+@pytest.fixture(scope="module")
+def added_round(tmp_path_factory):
+    """Rounds 132 and 133 with their KI exports and cluster workbooks loaded and published, then
+    Round 134 added by a second `dtm run`, as a user adds a round."""
+    root = tmp_path_factory.mktemp("incremental")
+    everything = root / "everything"
+    generator.generate(everything, {132, 133, 134}, xlsx=False, field_families=True)
+    landing = root / "landing"
+    shutil.copytree(everything, landing, ignore=shutil.ignore_patterns(f"{NEW_ROUND}*"))
+    env = data_dir(root, landing)
+    dtm(env, "run")
+    for path in everything.glob(f"{NEW_ROUND}*"):
+        shutil.copy(path, landing / path.name)
+    added = dtm(env, "run")
+    return {
+        "root": root,
+        "env": env,
+        "output": added.stdout + added.stderr,
+        "database": root / "warehouse" / "dtm.duckdb",
+    }
+
+
+def test_a_new_round_builds_only_what_it_reaches_and_equals_a_build_from_scratch(added_round, tmp_path):
+    output = added_round["output"]
+    assert "Building the models and tests downstream of the raw tables that changed" in output
+    log = (added_round["database"].parent / "operations" / "dbt_target" / "dbt.log").read_text()
+    # the second build parsed nothing again, and left out what the new round cannot change
+    assert "Partial parsing enabled, no changes found, skipping parsing" in log
+    results = (added_round["database"].parent / "operations" / "dbt_target" / "run_results.json").read_text()
+    assert "model.dtm_warehouse.idps_by_governorate" in results
+    assert "model.dtm_warehouse.project_beneficiaries_vs_budget" not in results
+    assert "seed.dtm_warehouse." not in results and "unit_test." not in results
+
+    # the same raw tables, every mart rebuilt from scratch by a plain `dbt build`
+    scratch = tmp_path / "scratch.duckdb"
+    shutil.copy(added_round["database"], scratch)
+    env = {**added_round["env"], "DTM_WAREHOUSE_PATH": str(scratch)}
+    done = subprocess.run(
+        [str(DBT), "build", "--full-refresh", "--quiet", "--target-path", str(tmp_path / "target")],
+        cwd=ROOT / "dbt_project",
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    with duckdb.connect(str(scratch), read_only=True) as con:
+        built = dict(
+            con.execute(
+                "select table_name, estimated_size from duckdb_tables() where schema_name = 'marts'"
+            ).fetchall()
+        )
+    assert built["idps_by_governorate"] > 0 and built["fct_idp_breakdowns"] > 0
+    assert differing_rows(added_round["database"], scratch, "marts") == {}
+
+
+def test_a_publication_written_from_the_last_one_equals_one_written_whole(added_round, tmp_path):
+    published = added_round["root"] / "published" / "dtm_latest.duckdb"
+    with duckdb.connect(str(published), read_only=True) as con:
+        (key,) = con.execute("select partition_key from marts.publication_info").fetchall()[0]
+        rounds = {
+            r[0]
+            for r in con.execute("select distinct partition_key from marts.fct_idp_breakdowns").fetchall()
+        }
+    assert key == "IRQ-conflict-R134-2024-12" and key in rounds
+    # written from Round 133's publication: the new round's rows, not every round's again
+    (line,) = [x for x in added_round["output"].splitlines() if "Written from the last publication" in x]
+    assert "IRQ-conflict-R134-2024-12" in line and "R132" not in line
+    whole = write_published_file(
+        added_round["database"], tmp_path / "whole.duckdb", key, mart_descriptions(dbt_project.manifest_path)
+    )
+    assert differing_rows(published, whole, "marts", skip=frozenset({"publication_info"})) == {}
+    comments = (
+        "select table_name, column_name, comment from duckdb_columns() "
+        "where schema_name = 'marts' order by 1, 2"
+    )
+    with duckdb.connect(str(published), read_only=True) as a, duckdb.connect(str(whole), read_only=True) as b:
+        assert a.execute(comments).fetchall() == b.execute(comments).fetchall()
