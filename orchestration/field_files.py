@@ -101,7 +101,10 @@ def ki_batches(
     secret: str,
     erased: set[str],
 ) -> FieldBatches:
-    frame = export.frame.copy()
+    # Only the rows this run loads or reports as waiting are keyed (HMAC of every submission
+    # was most of a new round's load of twelve exports).
+    all_keys = ki_partitions(export, calendar)
+    frame = export.frame[all_keys.isin(wanted) | all_keys.isna()].copy()
     names = frame["ki_name"] if "ki_name" in frame else pd.Series(None, index=frame.index)
     frame["informant_key"] = informant_keys(secret, frame)
     enumerators = frame["enumerator_id"] if "enumerator_id" in frame else pd.Series("", index=frame.index)
@@ -113,7 +116,7 @@ def ki_batches(
     gone = frame["informant_key"].isin(erased)
     result.erased_rows = int(gone.sum())
     frame = frame[~gone]
-    keys = ki_partitions(export, calendar)[frame.index]
+    keys = all_keys[frame.index]
     if keys.isna().any():
         days = frame["submission_time"][keys.isna()].map(_submission_day)
         result.waiting += _waiting_note(source_name, "submission(s)", days, calendar)

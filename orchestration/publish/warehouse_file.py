@@ -120,6 +120,7 @@ def write_published_file(
         held = [w.partition_key for w in withheld]
         rewritten: dict[str, list[str]] = {}
         working_tables = _columns_of(con, "working")
+        comments = _comments_of(con, "published")
         published_before = _columns_of(con, "published")
         for table in set(published_before) - set(working_tables):
             con.execute(f"drop table published.{PUBLISHED_SCHEMA}.{table}")
@@ -137,11 +138,13 @@ def write_published_file(
                 con.execute(
                     f"create or replace table {name} as select * from {source} {keep}", [held] if keep else []
                 )
+                comments = {key: text for key, text in comments.items() if key[0] != table}  # a new table
             description, column_texts = descriptions.get(table, ("", {}))
-            if description:
+            # Comments the base already carries are not written again (a catalog write each).
+            if description and comments.get((table, None)) != description:
                 con.execute(f"comment on table {name} is {_quote(description)}")
             for column, text in column_texts.items():
-                if text:
+                if text and comments.get((table, column)) != text:
                     con.execute(f'comment on column {name}."{column}" is {_quote(text)}')
         # What a BI user asks first: which round is this, and when was it published?
         con.execute(
@@ -216,6 +219,24 @@ def _columns_of(con: duckdb.DuckDBPyConnection, database: str) -> dict[str, list
     ).fetchall():
         tables.setdefault(table, []).append((column, kind))
     return tables
+
+
+def _comments_of(con: duckdb.DuckDBPyConnection, database: str) -> dict[tuple[str, str | None], str]:
+    """The comments of an attached database's marts: (table, None) for a table's own."""
+    found: dict[tuple[str, str | None], str] = {
+        (table, None): comment
+        for table, comment in con.execute(
+            "select table_name, comment from duckdb_tables() where database_name = ? and schema_name = ?",
+            [database, PUBLISHED_SCHEMA],
+        ).fetchall()
+    }
+    for table, column, comment in con.execute(
+        "select table_name, column_name, comment from duckdb_columns() "
+        "where database_name = ? and schema_name = ?",
+        [database, PUBLISHED_SCHEMA],
+    ).fetchall():
+        found[(table, column)] = comment
+    return found
 
 
 # A round's rows as one fingerprint: how many, and the sum of every row's hash.

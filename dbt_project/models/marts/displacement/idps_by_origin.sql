@@ -2,7 +2,7 @@ with
 
 origins as (
     select * from {{ ref('fct_idp_breakdowns') }}
-    where dimension = 'origin'
+    where dimension = 'origin' and {{ incremental_rounds_condition() }}
 ),
 
 rounds as (
