@@ -476,13 +476,16 @@ def test_no_personal_data_past_raw_and_the_secret_nowhere(field_run):
         assert warehouse_leaks(path, needles, skip_raw_table=None) == []
     assert leaks(needles, texts) == []
     # The secret: not in DuckDB (raw included), dbt's manifest and logs, or Dagster's records.
+    # dbt writes its artifacts and logs beside the warehouse (operations/dbt_target/)
+    dbt_target = database.parent / "operations" / "dbt_target"
     dbt_files = [
         DBT_PROJECT_DIR / "target" / "manifest.json",
-        *(DBT_PROJECT_DIR / "target").glob("*/dbt.log"),
+        dbt_target / "manifest.json",
+        *dbt_target.glob("dbt.log*"),
     ]
     assert warehouse_leaks(database, {SECRET}, skip_raw_table=None) == []
     dbt_texts = [(str(p), p.read_text(encoding="utf-8", errors="ignore")) for p in dbt_files if p.exists()]
-    assert len(dbt_texts) >= 2
+    assert len(dbt_texts) >= 3
     assert leaks({SECRET}, texts + dbt_texts) == []
 
 
