@@ -29,10 +29,6 @@ class BuildScope:
     # the run did not produce, so every model and seed is built.
     whole_project: bool = False
 
-    @property
-    def everything(self) -> bool:
-        return self.project_changed or not self.changed_tables
-
 
 def reached_nodes(manifest: Mapping[str, Any], raw_tables: Collection[str]) -> set[str]:
     """Unique ids of every node downstream of these raw tables (dbt sources of schema raw).
@@ -79,6 +75,6 @@ def dbt_build_args(scope: BuildScope, manifest: Mapping[str, Any]) -> list[str]:
     if scope.whole_project:
         return [*args, "--exclude", "resource_type:unit_test"]
     excluded = [f"resource_type:{kind}" for kind in BUILT_PER_PROJECT]
-    if not scope.everything:
+    if scope.changed_tables:
         excluded += unreached_nodes(manifest, scope.changed_tables)
     return [*args, "--exclude", " ".join(excluded)]

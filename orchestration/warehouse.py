@@ -468,15 +468,11 @@ def unfinished_rounds(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [
         row[0]
         for row in con.execute(
-            """
-            with built as (
-                select coalesce(max(mark), timestamp '-infinity') as mark
-                from raw.pipeline_state where name = 'dbt_built_through'
-            )
+            f"""
             select partition_key from raw.load_batches
-            where status = 'pending' or status_changed_at > (select mark from built)
+            where status = 'pending' or status_changed_at > {_BUILT_MARK}
             union
-            select partition_key from raw.round_reviews where recorded_at > (select mark from built)
+            select partition_key from raw.round_reviews where recorded_at > {_BUILT_MARK}
             order by 1
             """
         ).fetchall()

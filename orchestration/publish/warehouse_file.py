@@ -68,13 +68,16 @@ def mart_descriptions(manifest_path: Path) -> dict[str, tuple[str, dict[str, str
     }
 
 
-def published_tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]:
-    """Each table of a published file with its (column, DuckDB type) pairs, in name order."""
+def published_tables(
+    con: duckdb.DuckDBPyConnection, database: str | None = None
+) -> dict[str, list[tuple[str, str]]]:
+    """Each table of a published file (or of the attached `database`) with its (column, DuckDB
+    type) pairs, in name order."""
     tables: dict[str, list[tuple[str, str]]] = {}
     for table, column, kind in con.execute(
         "select table_name, column_name, data_type from duckdb_columns() where schema_name = ? "
-        "order by table_name, column_index",
-        [PUBLISHED_SCHEMA],
+        "and database_name = coalesce(?, database_name) order by table_name, column_index",
+        [PUBLISHED_SCHEMA, database],
     ).fetchall():
         tables.setdefault(table, []).append((column, kind))
     return tables
@@ -119,9 +122,10 @@ def write_published_file(
         con.execute(f"create schema if not exists published.{PUBLISHED_SCHEMA}")
         held = [w.partition_key for w in withheld]
         rewritten: dict[str, list[str]] = {}
-        working_tables = _columns_of(con, "working")
+        working_tables = published_tables(con, "working")
         comments = _comments_of(con, "published")
-        published_before = _columns_of(con, "published")
+        published_before = published_tables(con, "published")
+        published_before.pop("publication_info", None)  # written for every publication
         for table in set(published_before) - set(working_tables):
             con.execute(f"drop table published.{PUBLISHED_SCHEMA}.{table}")
         for table, columns in working_tables.items():
@@ -130,11 +134,7 @@ def write_published_file(
             if "partition_key" in dict(columns) and published_before.get(table) == columns:
                 rewritten[table] = _rewrite_changed_rounds(con, name, source, held)
             else:
-                keep = (
-                    "where partition_key is null or partition_key not in (select unnest(?::varchar[]))"
-                    if "partition_key" in dict(columns)
-                    else ""
-                )
+                keep = f"where {_NOT_WITHHELD}" if "partition_key" in dict(columns) else ""
                 con.execute(
                     f"create or replace table {name} as select * from {source} {keep}", [held] if keep else []
                 )
@@ -207,20 +207,6 @@ def _usable_base(previous: Path | None) -> Path | None:
     return previous if version == STORAGE_VERSION else None
 
 
-def _columns_of(con: duckdb.DuckDBPyConnection, database: str) -> dict[str, list[tuple[str, str]]]:
-    """Each mart table of an attached database with its (column, type) pairs in order
-    (publication_info aside: it is written for every publication)."""
-    tables: dict[str, list[tuple[str, str]]] = {}
-    for table, column, kind in con.execute(
-        "select table_name, column_name, data_type from duckdb_columns() "
-        "where database_name = ? and schema_name = ? and table_name <> 'publication_info' "
-        "order by table_name, column_index",
-        [database, PUBLISHED_SCHEMA],
-    ).fetchall():
-        tables.setdefault(table, []).append((column, kind))
-    return tables
-
-
 def _comments_of(con: duckdb.DuckDBPyConnection, database: str) -> dict[tuple[str, str | None], str]:
     """The comments of an attached database's marts: (table, None) for a table's own."""
     found: dict[tuple[str, str | None], str] = {
@@ -239,6 +225,8 @@ def _comments_of(con: duckdb.DuckDBPyConnection, database: str) -> dict[tuple[st
     return found
 
 
+# Rows of a per-round table outside the withheld rounds (the one parameter: their keys).
+_NOT_WITHHELD = "(partition_key is null or partition_key not in (select unnest(?::varchar[])))"
 # A round's rows as one fingerprint: how many, and the sum of every row's hash.
 _FINGERPRINTS = """
 select partition_key, count(*) as row_count, sum(hash(t)::hugeint) as row_hashes
@@ -251,13 +239,12 @@ def _rewrite_changed_rounds(
 ) -> list[str | None]:
     """Make the published table's rounds equal the working table's (withheld rounds left out),
     writing only the rounds whose fingerprints differ; the rounds rewritten."""
-    keep = "where partition_key is null or partition_key not in (select unnest(?::varchar[]))"
     changed = [
         row[0]
         for row in con.execute(
             f"""
             select coalesce(w.partition_key, p.partition_key)
-            from ({_FINGERPRINTS.format(table=source, where=keep)}) as w
+            from ({_FINGERPRINTS.format(table=source, where=f"where {_NOT_WITHHELD}")}) as w
             full join ({_FINGERPRINTS.format(table=name, where="")}) as p
                 on w.partition_key is not distinct from p.partition_key
             where w.row_count is distinct from p.row_count or w.row_hashes is distinct from p.row_hashes
@@ -272,8 +259,7 @@ def _rewrite_changed_rounds(
     params = [[key for key in changed if key is not None], None in changed]
     con.execute(f"delete from {name} where {rounds}", params)
     con.execute(
-        f"insert into {name} select * from {source} where {rounds} "
-        "and (partition_key is null or partition_key not in (select unnest(?::varchar[])))",
+        f"insert into {name} select * from {source} where {rounds} and {_NOT_WITHHELD}",
         [*params, held],
     )
     return changed
