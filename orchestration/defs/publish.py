@@ -5,14 +5,19 @@ on request (the publish_chosen_round job)."""
 import dagster as dg
 from pydantic import Field
 
+from orchestration import settings
 from orchestration.defs.dbt import dtm_dbt_models
 from orchestration.defs.dbt_project import dbt_project
 from orchestration.defs.partitions import WAREHOUSE_POOL
 from orchestration.defs.resources import WarehouseResource
-from orchestration.publish import publication
+from orchestration.publish import postgres_marts, publication
 from orchestration.publish.publication import NothingToPublish, Publication
+from orchestration.publish.warehouse_file import LATEST
 
 PUBLICATION = dg.AssetKey(["publication", "dtm_round_publication"])
+POSTGRES_MARTS = dg.AssetKey(["publication", "postgres_marts"])
+# One PostgreSQL publication at a time: each clears the schemas a killed one left behind.
+POSTGRES_POOL = "dtm_postgres_marts"
 MARTS = [key for key in dtm_dbt_models.keys if key.path[0] == "marts"]
 
 
@@ -84,7 +89,58 @@ def publish_round_folder(context: dg.OpExecutionContext, config: RoundConfig, wa
     """Write the folder of files of the round (it must be publishable); dtm_latest.duckdb moves
     only when it is the latest publishable round."""
     done = publish(context, warehouse, config.round)
+    if done.is_latest and settings.marts_postgres():
+        serve_from_postgres(context, warehouse)
     return dg.Output(None, metadata=_metadata(done))
 
 
-defs = dg.Definitions(assets=[dtm_round_publication])
+def serve_from_postgres(context, warehouse: WarehouseResource) -> postgres_marts.PostgresPublication:
+    try:
+        return postgres_marts.publish_marts(
+            warehouse.published / LATEST,
+            settings.marts_postgres(),
+            settings.marts_reader_role(),
+            say=context.log.info,
+        )
+    except postgres_marts.PostgresPublicationError as error:
+        raise dg.Failure(str(error)) from None
+
+
+@dg.asset(
+    key=POSTGRES_MARTS,
+    deps=[PUBLICATION],
+    group_name="publication",
+    kinds={"postgres"},
+    pool=POSTGRES_POOL,
+    description="The published marts (dtm_latest.duckdb's tables, withheld rounds left out) served from "
+    "PostgreSQL, schema marts, with the tables' and columns' descriptions, SELECT for the read-only "
+    "BI role. Built in a schema of its own and swapped in by one transaction: a BI query sees the "
+    "whole previous publication or the whole new one. Defined where DTM_MARTS_POSTGRES names the "
+    "server.",
+)
+def postgres_marts_asset(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    done = serve_from_postgres(context, warehouse)
+    return dg.MaterializeResult(
+        metadata={
+            "round": done.partition_key,
+            "server": done.server,
+            "schema": postgres_marts.PUBLISHED_SCHEMA,
+            "reader_role": settings.marts_reader_role(),
+            "tables": len(done.rows),
+            "rows": sum(done.rows.values()),
+            "rows_per_table": dg.MetadataValue.md(
+                "\n".join(f"- {table}: {count:,}" for table, count in done.rows.items())
+            ),
+            "seconds": done.seconds,
+            "swap_seconds": done.swap_seconds,
+        }
+    )
+
+
+# The PostgreSQL target exists where it is configured: a deployment without a server has no
+# asset that could only fail.
+defs = dg.Definitions(
+    assets=[dtm_round_publication, *([postgres_marts_asset] if settings.marts_postgres() else [])]
+)

@@ -123,7 +123,7 @@ def write_published_file(
         held = [w.partition_key for w in withheld]
         rewritten: dict[str, list[str]] = {}
         working_tables = published_tables(con, "working")
-        comments = _comments_of(con, "published")
+        comments = comments_of(con, "published")
         published_before = published_tables(con, "published")
         published_before.pop("publication_info", None)  # written for every publication
         for table in set(published_before) - set(working_tables):
@@ -207,7 +207,7 @@ def _usable_base(previous: Path | None) -> Path | None:
     return previous if version == STORAGE_VERSION else None
 
 
-def _comments_of(con: duckdb.DuckDBPyConnection, database: str) -> dict[tuple[str, str | None], str]:
+def comments_of(con: duckdb.DuckDBPyConnection, database: str) -> dict[tuple[str, str | None], str]:
     """The comments of an attached database's marts: (table, None) for a table's own."""
     found: dict[tuple[str, str | None], str] = {
         (table, None): comment

@@ -1,0 +1,291 @@
+"""The marts served from PostgreSQL: the published DuckDB file's tables (the marts and the
+quality marts, withheld rounds already left out) copied into schema `marts` of a PostgreSQL
+database, where BI servers and analysts read them with accounts of their own.
+
+DuckDB builds the marts; PostgreSQL only serves them. A publication is built in a schema of
+its own that no reader can see, then swapped in by renaming two schemas in one transaction:
+a query reads the whole old publication or the whole new one, never a part of each. The swap
+first takes every old table's ACCESS EXCLUSIVE lock, so a statement that reads several tables
+cannot resolve one name before the swap and another after it. The connection string comes
+from the environment; the password comes from libpq (its password file or PGPASSWORD) and
+never appears in a log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from orchestration.publish.warehouse_file import (
+    PUBLISHED_SCHEMA,
+    comments_of,
+    published_tables,
+    quiet_connect,
+)
+
+# DuckDB's types of the published columns and PostgreSQL's for them; DECIMAL(p,s) keeps its
+# precision and scale as numeric(p,s).
+POSTGRES_TYPES = {
+    "VARCHAR": "text",
+    "BOOLEAN": "boolean",
+    "TINYINT": "smallint",
+    "SMALLINT": "smallint",
+    "INTEGER": "integer",
+    "BIGINT": "bigint",
+    "HUGEINT": "numeric(39, 0)",
+    "FLOAT": "real",
+    "DOUBLE": "double precision",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+}
+DECIMAL = re.compile(r"DECIMAL\((\d+),(\d+)\)")
+BUILDING_PREFIX = f"{PUBLISHED_SCHEMA}_building_"
+RETIRED_PREFIX = f"{PUBLISHED_SCHEMA}_retired_"
+# The swap waits this long for readers' locks, then lets them go and tries again: a reader
+# never waits on the swap for more than this, and never deadlocks against it.
+SWAP_LOCK_TIMEOUT = "500ms"
+SWAP_ATTEMPTS = 120
+COPY_BLOCK = 1 << 20
+
+
+class PostgresPublicationError(Exception):
+    """The marts could not be served from PostgreSQL: one sentence that says why."""
+
+
+@dataclass(frozen=True)
+class PostgresPublication:
+    partition_key: str
+    server: str  # host:port/database, no password
+    rows: dict[str, int]
+    seconds: float
+    swap_seconds: float
+
+
+def server_of(conninfo: str) -> str:
+    """host:port/database of a connection string, for logs (no user secrets)."""
+    parts = psycopg.conninfo.conninfo_to_dict(conninfo)
+    return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
+
+
+def postgres_type(table: str, column: str, duckdb_type: str) -> str:
+    if duckdb_type in POSTGRES_TYPES:
+        return POSTGRES_TYPES[duckdb_type]
+    if match := DECIMAL.fullmatch(duckdb_type):
+        return f"numeric({match[1]}, {match[2]})"
+    raise PostgresPublicationError(
+        f"marts.{table}.{column} is of DuckDB type {duckdb_type}, which has no PostgreSQL type here "
+        "(POSTGRES_TYPES in orchestration/publish/postgres_marts.py)"
+    )
+
+
+def connect(conninfo: str) -> psycopg.Connection:
+    try:
+        return psycopg.connect(conninfo, connect_timeout=10, application_name="dtm publication")
+    except psycopg.OperationalError as error:
+        # libpq's message names the server and the role, never the password
+        raise PostgresPublicationError(
+            f"cannot connect to PostgreSQL at {server_of(conninfo)}: {str(error).strip()}"
+        ) from None
+
+
+def served_publication(conninfo: str) -> tuple[str, datetime] | None:
+    """The round the PostgreSQL marts serve and when it was published (UTC, naive), or None
+    when the server cannot be reached or serves nothing yet."""
+    try:
+        with connect(conninfo) as pg:
+            pg.execute("set time zone 'UTC'")
+            key, at = pg.execute(
+                f"select partition_key, published_at from {PUBLISHED_SCHEMA}.publication_info"
+            ).fetchall()[0]
+    except (PostgresPublicationError, psycopg.Error, IndexError):
+        return None
+    return key, at.replace(tzinfo=None)
+
+
+def publish_marts(
+    published_file: Path, conninfo: str, reader_role: str, say: Callable[[str], None] = print
+) -> PostgresPublication:
+    """Copy the published file's marts into a new schema, give `reader_role` SELECT on them and
+    swap the schema in as `marts`; the old publication is dropped after the swap."""
+    started = time.perf_counter()
+    duck = quiet_connect()
+    duck.execute(f"attach '{published_file}' as published (read_only)")
+    tables = published_tables(duck, "published")
+    comments = comments_of(duck, "published")
+    (partition_key,) = duck.execute(
+        f"select partition_key from published.{PUBLISHED_SCHEMA}.publication_info"
+    ).fetchall()[0]
+    building = f"{BUILDING_PREFIX}{time.strftime('%Y%m%d%H%M%S')}"
+    say(f"Serving {partition_key} from PostgreSQL at {server_of(conninfo)}, schema {PUBLISHED_SCHEMA}")
+    rows: dict[str, int] = {}
+    with connect(conninfo) as pg, tempfile.TemporaryDirectory(prefix="dtm-postgres-") as scratch:
+        _check_reader(pg, reader_role)
+        _drop_leftovers(pg)
+        with pg.transaction():
+            _execute(pg, "create schema {}", building)
+        for table, columns in tables.items():
+            rows[table] = _copy_table(duck, pg, building, table, columns, Path(scratch))
+            say(f"  {PUBLISHED_SCHEMA}.{table}: {rows[table]:,} rows")
+        with pg.transaction():
+            _comment(pg, building, tables, comments)
+            _execute(pg, "grant usage on schema {} to {}", building, reader_role)
+            _execute(pg, "grant select on all tables in schema {} to {}", building, reader_role)
+        pg.autocommit = True
+        for table in tables:
+            _execute(pg, "analyze {}.{}", building, table)
+        pg.autocommit = False
+        swap_started = time.perf_counter()
+        retired = _swap(pg, building, partition_key)
+        swap_seconds = time.perf_counter() - swap_started
+        if retired:
+            with pg.transaction():
+                _execute(pg, "drop schema {} cascade", retired)
+    duck.close()
+    seconds = time.perf_counter() - started
+    say(
+        f"PostgreSQL serves {partition_key}: {len(tables)} tables, "
+        f"{sum(rows.values()):,} rows in {seconds:.1f} s"
+    )
+    return PostgresPublication(
+        partition_key, server_of(conninfo), rows, round(seconds, 2), round(swap_seconds, 3)
+    )
+
+
+def _execute(pg: psycopg.Connection, template: str, *names: str) -> None:
+    """A statement whose {} are names (schemas, tables, roles), quoted as identifiers."""
+    pg.execute(sql.SQL(template).format(*(sql.Identifier(name) for name in names)))
+
+
+def _check_reader(pg: psycopg.Connection, reader_role: str) -> None:
+    with pg.transaction():
+        found = pg.execute("select 1 from pg_roles where rolname = %s", [reader_role]).fetchall()
+    if not found:
+        raise PostgresPublicationError(
+            f"the read-only role {reader_role} does not exist on the server: create it first "
+            "(README, Running as a service)"
+        )
+
+
+def _drop_leftovers(pg: psycopg.Connection) -> None:
+    """Schemas a publication killed half-way left behind (never the served one)."""
+    with pg.transaction():
+        leftovers = pg.execute(
+            "select nspname from pg_namespace where nspname like %s or nspname like %s",
+            [BUILDING_PREFIX + "%", RETIRED_PREFIX + "%"],
+        ).fetchall()
+        for (schema,) in leftovers:
+            _execute(pg, "drop schema {} cascade", schema)
+
+
+def _copy_table(duck, pg: psycopg.Connection, schema: str, table: str, columns, scratch: Path) -> int:
+    """One table, created and filled in one transaction (COPY … FREEZE). DuckDB writes it as CSV
+    into a pipe that PostgreSQL's COPY reads as it is written: nothing on disk, and both run
+    at once (13 s for the 4.8 M-row breakdown fact, against 17 s through a 770 MB file). Their
+    CSVs agree: NULL unquoted and empty, an empty string quoted."""
+    pipe = scratch / f"{table}.csv"
+    os.mkfifo(pipe)
+    failed: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            duck.cursor().execute(
+                f"copy (select * from published.{PUBLISHED_SCHEMA}.{table}) to '{pipe}' "
+                "(format csv, header false)"
+            )
+        except BaseException as error:  # handed to the reading side, which raises it
+            failed.append(error)
+            with contextlib.suppress(OSError):  # the reader waits in open(): let it see the end
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+
+    target = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+    definition = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(column), sql.SQL(postgres_type(table, column, kind)))
+        for column, kind in columns
+    )
+    writer = threading.Thread(target=write, name=f"duckdb {table}")
+    writer.start()
+    try:
+        with pg.transaction(), pg.cursor() as cursor:
+            cursor.execute(sql.SQL("create table {} ({})").format(target, definition))
+            with cursor.copy(sql.SQL("copy {} from stdin (format csv, freeze)").format(target)) as copy:
+                with pipe.open("rb") as handle:
+                    while block := handle.read(COPY_BLOCK):
+                        copy.write(block)
+                writer.join()
+                if failed:
+                    raise failed[0]
+            return cursor.rowcount
+    finally:
+        writer.join()
+        pipe.unlink()
+
+
+def _comment(pg: psycopg.Connection, schema: str, tables, comments) -> None:
+    for table, columns in tables.items():
+        target = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+        if comment := comments.get((table, None)):
+            pg.execute(sql.SQL("comment on table {} is {}").format(target, sql.Literal(comment)))
+        for column, _ in columns:
+            if comment := comments.get((table, column)):
+                pg.execute(
+                    sql.SQL("comment on column {}.{} is {}").format(
+                        target, sql.Identifier(column), sql.Literal(comment)
+                    )
+                )
+
+
+def _swap(pg: psycopg.Connection, building: str, partition_key: str) -> str | None:
+    """Rename the served schema away and the new one in, in one transaction; the retired
+    schema's name (None on the first publication)."""
+    retired = building.replace(BUILDING_PREFIX, RETIRED_PREFIX)
+    for _ in range(SWAP_ATTEMPTS):
+        try:
+            with pg.transaction():
+                pg.execute(f"set local lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
+                served = pg.execute(
+                    "select tablename from pg_tables where schemaname = %s order by tablename",
+                    [PUBLISHED_SCHEMA],
+                ).fetchall()
+                exists = pg.execute(
+                    "select 1 from pg_namespace where nspname = %s", [PUBLISHED_SCHEMA]
+                ).fetchall()
+                if served:
+                    pg.execute(
+                        sql.SQL("lock table {} in access exclusive mode").format(
+                            sql.SQL(", ").join(
+                                sql.SQL("{}.{}").format(sql.Identifier(PUBLISHED_SCHEMA), sql.Identifier(t))
+                                for (t,) in served
+                            )
+                        )
+                    )
+                if exists:
+                    _execute(pg, "alter schema {} rename to {}", PUBLISHED_SCHEMA, retired)
+                _execute(pg, "alter schema {} rename to {}", building, PUBLISHED_SCHEMA)
+                pg.execute(
+                    sql.SQL("comment on schema {} is {}").format(
+                        sql.Identifier(PUBLISHED_SCHEMA),
+                        sql.Literal(
+                            f"DTM Iraq: the marts of publication {partition_key}, read-only for BI users "
+                            "(publication_info says which round and what was withheld)."
+                        ),
+                    )
+                )
+            return retired if exists else None
+        except psycopg.errors.LockNotAvailable:
+            time.sleep(0.05)
+    raise PostgresPublicationError(
+        f"readers held the served marts for {SWAP_ATTEMPTS} tries of {SWAP_LOCK_TIMEOUT}: the new "
+        f"publication stays built in schema {building} and is not served"
+    )
