@@ -32,8 +32,14 @@ create table if not exists landing_files (
     observed_at text not null,
     generation integer not null
 );
-create table if not exists generations (generation integer primary key, at text not null, files integer)
+create table if not exists generations (generation integer primary key, at text not null, files integer);
+create table if not exists acknowledged (generation integer primary key)
 """
+# Columns a state table written by an earlier version lacks.
+ADDED_COLUMNS = {
+    "landing_files": ("previous_sha256 text",),
+    "generations": ("by_sensor integer not null default 0",),
+}
 
 
 @dataclass(frozen=True)
@@ -74,39 +80,100 @@ def state_path(warehouse_dir: Path) -> Path:
     return warehouse_dir / "operations" / STATE_FILE
 
 
-def observe(state: Path, files: list[landing.LandingFile], *, rehash: bool = False) -> Observation:
+def _migrate(con: sqlite3.Connection) -> None:
+    con.executescript(SCHEMA)
+    for table, columns in ADDED_COLUMNS.items():
+        present = {row[1] for row in con.execute(f"pragma table_info({table})")}
+        for column in columns:
+            if column.split()[0] not in present:
+                con.execute(f"alter table {table} add column {column}")
+
+
+def observe(
+    state: Path, files: list[landing.LandingFile], *, rehash: bool = False, sensor_cursor: str | None = None
+) -> Observation:
     """Record the landing folder's files and return those new or changed since the last look.
     A file is hashed again only when its size or modification time moved (or `rehash`), so a
-    look does not re-read the whole landing zone; files gone from the folder are forgotten."""
+    look does not re-read the whole landing zone; files gone from the folder are forgotten.
+
+    The landing sensor passes its cursor: the last generation whose tick Dagster stored. The
+    files a later tick of the sensor recorded are returned again, since that tick's run
+    requests were lost with it (seen: a tick that failed on its storage after looking)."""
     state.parent.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC).isoformat(timespec="seconds")
+    by_sensor = sensor_cursor is not None or rehash
     with closing(sqlite3.connect(state)) as con, con:
-        con.executescript(SCHEMA)
+        _migrate(con)
+        since = _unacknowledged_since(con, sensor_cursor) if by_sensor else None
         known = {
             row[0]: row[1:]
             for row in con.execute("select name, size, mtime_ns, sha256 from landing_files").fetchall()
         }
         generation = con.execute("select coalesce(max(generation), 0) from generations").fetchall()[0][0]
         changed: list[Observed] = []
-        rows = []
+        moved = []  # the same bytes, a new size or time
+        mtimes: dict[str, int] = {}
         for landing_file in files:
             stat = landing_file.path.stat()
+            mtimes[landing_file.name] = stat.st_mtime_ns
             previous = known.get(landing_file.name)
             if previous and not rehash and previous[:2] == (stat.st_size, stat.st_mtime_ns):
                 continue
             digest = landing.fingerprint(landing_file)
-            rows.append((landing_file.name, stat.st_size, stat.st_mtime_ns, digest))
             if previous is None or previous[2] != digest:
                 changed.append(
                     Observed(landing_file, digest, stat.st_size, previous[2] if previous else None)
                 )
+            elif previous[:2] != (stat.st_size, stat.st_mtime_ns):
+                moved.append((stat.st_size, stat.st_mtime_ns, landing_file.name))
         gone = set(known) - {f.name for f in files}
-        if rows or gone:
+        lost = _lost_ticks(con, since, files, {o.file.name for o in changed})
+        if changed or moved or gone:
             generation += 1
             con.executemany(
-                "insert or replace into landing_files values (?, ?, ?, ?, ?, ?)",
-                [(*row, now, generation) for row in rows],
+                "insert or replace into landing_files "
+                "(name, size, mtime_ns, sha256, observed_at, generation, previous_sha256) "
+                "values (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (o.file.name, o.size, mtimes[o.file.name], o.sha256, now, generation, o.previous_sha256)
+                    for o in changed
+                ],
             )
+            con.executemany("update landing_files set size = ?, mtime_ns = ? where name = ?", moved)
             con.executemany("delete from landing_files where name = ?", [(name,) for name in gone])
-            con.execute("insert into generations values (?, ?, ?)", [generation, now, len(files)])
-    return Observation(generation, changed, first=not known)
+            con.execute(
+                "insert into generations (generation, at, files, by_sensor) values (?, ?, ?, ?)",
+                [generation, now, len(files), int(by_sensor)],
+            )
+    first = not known or (since == 0 and bool(lost))
+    return Observation(generation, lost + changed, first=first)
+
+
+def _unacknowledged_since(con: sqlite3.Connection, sensor_cursor: str | None) -> int | None:
+    """The generation after which the sensor's ticks were not stored: its cursor; with no
+    cursor, 0 if no tick of it was ever stored (its first ticks were lost), else None (the
+    cursor was reset: every file is hashed again, and only true changes count)."""
+    if sensor_cursor is not None:
+        con.execute("insert or ignore into acknowledged values (?)", [int(sensor_cursor)])
+        return int(sensor_cursor)
+    stored = con.execute("select count(*) from acknowledged").fetchall()[0][0]
+    return None if stored else 0
+
+
+def _lost_ticks(
+    con: sqlite3.Connection, since: int | None, files: list[landing.LandingFile], changed: set[str]
+) -> list[Observed]:
+    """The files the sensor's unstored ticks recorded, as they recorded them."""
+    if since is None:
+        return []
+    present = {f.name: f for f in files}
+    rows = con.execute(
+        "select name, sha256, size, previous_sha256 from landing_files join generations using (generation) "
+        "where generation > ? and by_sensor = 1 order by name",
+        [since],
+    ).fetchall()
+    return [
+        Observed(present[name], sha256, size, previous)
+        for name, sha256, size, previous in rows
+        if name in present and name not in changed
+    ]

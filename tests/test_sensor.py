@@ -87,3 +87,53 @@ def test_a_new_ki_export_asks_for_the_rounds_its_submissions_belong_to(fixtures_
         assert run.tags["dagster/asset_partition_range_start"] == "IRQ-conflict-R109-2019-04"
         assert run.tags["dagster/asset_partition_range_end"] == "IRQ-conflict-R109-2019-04"
         assert arrived.dynamic_partitions_requests == []
+
+
+def _asked(result) -> list[tuple[str, str]]:
+    return [
+        (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
+        for r in result.run_requests
+    ]
+
+
+def test_a_tick_whose_result_was_lost_is_asked_for_again_and_a_reset_is_not(fixtures_dir, tmp_path):
+    """A tick that looked (the state table has the files) but whose result Dagster never
+    stored (seen as a service: the tick failed on its storage) leaves the cursor where it was:
+    the next tick asks for the same runs and observations. A reset cursor, after ticks were
+    stored, hashes every file again and asks for nothing the files do not show changed."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for name in (
+        "Round62_Master_List_IDP_2017_01_01_IOM_DTM.csv",
+        "Round88_Master_List_IDP_2018_01_31_IOM_DTM.csv",
+    ):
+        shutil.copy(fixtures_dir / name, landing / name)
+    warehouse = WarehouseResource(database_path=str(tmp_path / "dtm.duckdb"), landing_path=str(landing))
+    with dg.instance_for_test() as instance:
+        lost = _evaluate(instance, warehouse)  # its result never stored: no partitions, no cursor
+        again = _evaluate(instance, warehouse)
+        assert _asked(again) == _asked(lost) == [("IRQ-conflict-R062-2017-01", "IRQ-conflict-R088-2018-01")]
+        assert {e.metadata["file"].value for e in again.asset_events} == {p.name for p in landing.iterdir()}
+        assert (
+            again.dynamic_partitions_requests[0].partition_keys
+            == lost.dynamic_partitions_requests[0].partition_keys
+        )
+        instance.add_dynamic_partitions(
+            ROUNDS_PARTITIONS_NAME, again.dynamic_partitions_requests[0].partition_keys
+        )
+
+        # a re-issue whose tick is lost: asked for again by the next tick, with its previous sha256
+        reissued = landing / "Round88_Master_List_IDP_2018_01_31_IOM_DTM.csv"
+        before = hashlib.sha256(reissued.read_bytes()).hexdigest()
+        reissued.write_bytes(reissued.read_bytes().replace(b"\r\n", b"\n"))
+        lost = _evaluate(instance, warehouse, again.cursor)
+        retried = _evaluate(instance, warehouse, again.cursor)
+        assert _asked(retried) == _asked(lost) == [("IRQ-conflict-R088-2018-01", "IRQ-conflict-R088-2018-01")]
+        (event,) = retried.asset_events
+        assert event.metadata["previous_sha256"].value == before
+        stored = _evaluate(instance, warehouse, retried.cursor)
+        assert stored.run_requests == [] and stored.asset_events == []
+
+        # a reset cursor: every file hashed again, nothing changed, nothing asked
+        reset = _evaluate(instance, warehouse)
+        assert reset.run_requests == [] and reset.asset_events == []

@@ -16,8 +16,6 @@ from orchestration.publish.warehouse_file import LATEST
 
 PUBLICATION = dg.AssetKey(["publication", "dtm_round_publication"])
 POSTGRES_MARTS = dg.AssetKey(["publication", "postgres_marts"])
-# One PostgreSQL publication at a time: each clears the schemas a killed one left behind.
-POSTGRES_POOL = "dtm_postgres_marts"
 MARTS = [key for key in dtm_dbt_models.keys if key.path[0] == "marts"]
 
 
@@ -111,7 +109,6 @@ def serve_from_postgres(context, warehouse: WarehouseResource) -> postgres_marts
     deps=[PUBLICATION],
     group_name="publication",
     kinds={"postgres"},
-    pool=POSTGRES_POOL,
     description="The published marts (dtm_latest.duckdb's tables, withheld rounds left out) served from "
     "PostgreSQL, schema marts, with the tables' and columns' descriptions, SELECT for the read-only "
     "BI role. Built in a schema of its own and swapped in by one transaction: a BI query sees the "

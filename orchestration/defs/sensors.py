@@ -35,7 +35,9 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
                 f"{landing_file.name}: no round can be told from it; it will be "
                 "recorded as refused at the next load"
             )
-    looked = observe(state_path(warehouse.database.parent), files, rehash=not context.cursor)
+    looked = observe(
+        state_path(warehouse.database.parent), files, rehash=not context.cursor, sensor_cursor=context.cursor
+    )
     changed = [o.file for o in looked.changed]
     touched = landing.touched_partitions(changed, files)
     if looked.first:

@@ -58,6 +58,7 @@ RETIRED_PREFIX = f"{PUBLISHED_SCHEMA}_retired_"
 SWAP_LOCK_TIMEOUT = "500ms"
 SWAP_ATTEMPTS = 120
 COPY_BLOCK = 1 << 20
+ADVISORY_LOCK = 0x44544D_4D415254  # "DTM", "MART": the session lock of a publication
 
 
 class PostgresPublicationError(Exception):
@@ -132,6 +133,10 @@ def publish_marts(
     rows: dict[str, int] = {}
     with connect(conninfo) as pg, tempfile.TemporaryDirectory(prefix="dtm-postgres-") as scratch:
         _check_reader(pg, reader_role)
+        with pg.transaction():
+            # one publication at a time, whichever process starts it (the UI's runs, `dtm
+            # run`, `dtm publish`): each clears the schemas a killed one left behind
+            pg.execute("select pg_advisory_lock(%s)", [ADVISORY_LOCK])
         _drop_leftovers(pg)
         with pg.transaction():
             _execute(pg, "create schema {}", building)
