@@ -63,8 +63,9 @@ def readers(engine: str, target: str, mode: str, passfile: str, scratch: Path, d
     """Eight readers for SECONDS (or while `during` runs): their queries' p50 and p95 in ms."""
     script = scratch / "reader.py"
     script.write_text(READER)
-    stop = scratch / f"stop-{engine}-{mode}"
-    outs = [scratch / f"{engine}-{mode}-{i}.json" for i in range(READERS)]
+    label = f"{engine}-{mode}-{'idle' if during is None else 'during'}"
+    stop = scratch / f"stop-{label}"
+    outs = [scratch / f"{label}-{i}.json" for i in range(READERS)]
     for out in outs:
         Path(str(out) + ".queries").write_text(json.dumps(list(BI_QUERIES.values())))
     processes = [
