@@ -11,7 +11,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: install manifest run ui ui-check service service-stop test test-service lint bench faults clean
+.PHONY: install manifest run ui ui-check service service-stop test test-service lint bench bench-postgres faults clean
 
 install: $(BIN)/dagster
 $(CURDIR)/.tools/uv/bin/uv:
@@ -80,6 +80,11 @@ lint: install
 ## make bench: time the stages of make run and compare XLSX readers
 bench: install manifest $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python bench/run_bench.py
+
+## make bench-postgres: the marts into PostgreSQL and BI readers against it and against the
+## DuckDB file (the whole sample's publication: make run first)
+bench-postgres: install
+	$(BIN)/python bench/postgres_marts.py
 
 ## make faults: kill `dtm run` at random moments and check that the next run converges
 faults: install manifest

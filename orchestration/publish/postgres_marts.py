@@ -137,7 +137,7 @@ def publish_marts(
             # one publication at a time, whichever process starts it (the UI's runs, `dtm
             # run`, `dtm publish`): each clears the schemas a killed one left behind
             pg.execute("select pg_advisory_lock(%s)", [ADVISORY_LOCK])
-        _drop_leftovers(pg)
+        _drop_leftovers(pg, say)
         with pg.transaction():
             _execute(pg, "create schema {}", building)
         for table, columns in tables.items():
@@ -155,8 +155,7 @@ def publish_marts(
         retired = _swap(pg, building, partition_key)
         swap_seconds = time.perf_counter() - swap_started
         if retired:
-            with pg.transaction():
-                _execute(pg, "drop schema {} cascade", retired)
+            _drop_schema(pg, retired, say)
     duck.close()
     seconds = time.perf_counter() - started
     say(
@@ -183,15 +182,16 @@ def _check_reader(pg: psycopg.Connection, reader_role: str) -> None:
         )
 
 
-def _drop_leftovers(pg: psycopg.Connection) -> None:
-    """Schemas a publication killed half-way left behind (never the served one)."""
+def _drop_leftovers(pg: psycopg.Connection, say: Callable[[str], None]) -> None:
+    """Schemas a publication killed half-way left behind, or whose drop readers outlasted
+    (never the served one)."""
     with pg.transaction():
         leftovers = pg.execute(
             "select nspname from pg_namespace where nspname like %s or nspname like %s",
             [BUILDING_PREFIX + "%", RETIRED_PREFIX + "%"],
         ).fetchall()
-        for (schema,) in leftovers:
-            _execute(pg, "drop schema {} cascade", schema)
+    for (schema,) in leftovers:
+        _drop_schema(pg, schema, say)
 
 
 def _copy_table(duck, pg: psycopg.Connection, schema: str, table: str, columns, scratch: Path) -> int:
@@ -251,46 +251,68 @@ def _comment(pg: psycopg.Connection, schema: str, tables, comments) -> None:
                 )
 
 
-def _swap(pg: psycopg.Connection, building: str, partition_key: str) -> str | None:
-    """Rename the served schema away and the new one in, in one transaction; the retired
-    schema's name (None on the first publication)."""
-    retired = building.replace(BUILDING_PREFIX, RETIRED_PREFIX)
+def _with_lock_retries(pg: psycopg.Connection, work: Callable[[], None]) -> bool:
+    """`work` in a transaction that waits at most SWAP_LOCK_TIMEOUT for each lock, tried again
+    until readers let go. A statement that waits on this one started
+    waiting after it, so this one gives up first: a reader never waits long and is never the
+    victim of a deadlock. Readers do hold old tables' locks after a swap: a prepared statement
+    (psycopg prepares a query run five times; JDBC drivers too) locks the tables of its cached
+    plan before it finds the plan stale (seen here: a DROP of the retired schema deadlocked
+    with a reader). False if readers never let go."""
     for _ in range(SWAP_ATTEMPTS):
         try:
             with pg.transaction():
                 pg.execute(f"set local lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
-                served = pg.execute(
-                    "select tablename from pg_tables where schemaname = %s order by tablename",
-                    [PUBLISHED_SCHEMA],
-                ).fetchall()
-                exists = pg.execute(
-                    "select 1 from pg_namespace where nspname = %s", [PUBLISHED_SCHEMA]
-                ).fetchall()
-                if served:
-                    pg.execute(
-                        sql.SQL("lock table {} in access exclusive mode").format(
-                            sql.SQL(", ").join(
-                                sql.SQL("{}.{}").format(sql.Identifier(PUBLISHED_SCHEMA), sql.Identifier(t))
-                                for (t,) in served
-                            )
-                        )
-                    )
-                if exists:
-                    _execute(pg, "alter schema {} rename to {}", PUBLISHED_SCHEMA, retired)
-                _execute(pg, "alter schema {} rename to {}", building, PUBLISHED_SCHEMA)
-                pg.execute(
-                    sql.SQL("comment on schema {} is {}").format(
-                        sql.Identifier(PUBLISHED_SCHEMA),
-                        sql.Literal(
-                            f"DTM Iraq: the marts of publication {partition_key}, read-only for BI users "
-                            "(publication_info says which round and what was withheld)."
-                        ),
+                work()
+            return True
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
+            time.sleep(0.05)
+    return False
+
+
+def _drop_schema(pg: psycopg.Connection, schema: str, say: Callable[[str], None]) -> None:
+    if not _with_lock_retries(pg, lambda: _execute(pg, "drop schema {} cascade", schema)):
+        say(f"Schema {schema} is still read: the next publication drops it")
+
+
+def _swap(pg: psycopg.Connection, building: str, partition_key: str) -> str | None:
+    """Rename the served schema away and the new one in, in one transaction that first takes
+    every served table's lock; the retired schema's name (None on the first publication)."""
+    retired = building.replace(BUILDING_PREFIX, RETIRED_PREFIX)
+    found: dict[str, bool] = {}
+
+    def swap() -> None:
+        served = pg.execute(
+            "select tablename from pg_tables where schemaname = %s order by tablename", [PUBLISHED_SCHEMA]
+        ).fetchall()
+        exists = found["served"] = bool(
+            pg.execute("select 1 from pg_namespace where nspname = %s", [PUBLISHED_SCHEMA]).fetchall()
+        )
+        if served:
+            pg.execute(
+                sql.SQL("lock table {} in access exclusive mode").format(
+                    sql.SQL(", ").join(
+                        sql.SQL("{}.{}").format(sql.Identifier(PUBLISHED_SCHEMA), sql.Identifier(t))
+                        for (t,) in served
                     )
                 )
-            return retired if exists else None
-        except psycopg.errors.LockNotAvailable:
-            time.sleep(0.05)
-    raise PostgresPublicationError(
-        f"readers held the served marts for {SWAP_ATTEMPTS} tries of {SWAP_LOCK_TIMEOUT}: the new "
-        f"publication stays built in schema {building} and is not served"
-    )
+            )
+        if exists:
+            _execute(pg, "alter schema {} rename to {}", PUBLISHED_SCHEMA, retired)
+        _execute(pg, "alter schema {} rename to {}", building, PUBLISHED_SCHEMA)
+        pg.execute(
+            sql.SQL("comment on schema {} is {}").format(
+                sql.Identifier(PUBLISHED_SCHEMA),
+                sql.Literal(
+                    f"DTM Iraq: the marts of publication {partition_key}, read-only for BI users "
+                    "(publication_info says which round and what was withheld)."
+                ),
+            )
+        )
+
+    if not _with_lock_retries(pg, swap):
+        raise PostgresPublicationError(
+            f"readers held the served marts for {SWAP_ATTEMPTS} tries of {SWAP_LOCK_TIMEOUT}: the new "
+            f"publication stays built in schema {building} and is not served"
+        )
+    return retired if found["served"] else None
