@@ -181,6 +181,10 @@ def start(service: Service, say: Callable[[str], None] = print, only: tuple[str,
         (service.root / folder).mkdir(parents=True, exist_ok=True)
     service.dagster_home.mkdir(parents=True, exist_ok=True)
     shutil.copy(DEPLOY_DIR / "dagster.yaml", service.dagster_home / "dagster.yaml")
+    # The UI's "Join the Dagster community" dialog counted as seen (as `make ui` does): it
+    # loads a page from dagster.io, and nothing here reaches the network.
+    (service.dagster_home / ".nux").mkdir(exist_ok=True)
+    (service.dagster_home / ".nux" / "nux.yaml").write_text("seen: 1\n")
     if not only or "postgres" in only:
         service.postgres.start()
         say(f"PostgreSQL 18 on {service.host}:{service.ports['postgres']} (data: {service.postgres.data})")
