@@ -21,7 +21,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from orchestration.publish.postgres_marts import publish_marts
+from orchestration import cli
+from orchestration.publish.postgres_marts import publish_marts, served_publication
 from orchestration.publish.warehouse_file import (
     comments_of,
     mart_descriptions,
@@ -203,7 +204,7 @@ def _postgres_tables(con: psycopg.Connection) -> tuple[dict[str, Counter], dict]
     return tables, comments
 
 
-def test_the_marts_in_postgres_equal_the_duckdb_publication_row_for_row(deployment, served):
+def test_the_marts_in_postgres_equal_the_duckdb_publication_row_for_row(deployment, served, monkeypatch):
     latest = deployment.root / "published" / "dtm_latest.duckdb"
     expected, expected_comments = _duckdb_tables(latest)
     with deployment.postgres.connect(READER_ROLE, MARTS_DATABASE) as con:
@@ -215,6 +216,12 @@ def test_the_marts_in_postgres_equal_the_duckdb_publication_row_for_row(deployme
     assert comments == expected_comments
     (published_round,) = {key for key, *_ in tables["publication_info"]}
     assert published_round == LATEST_ROUND
+    # `dtm run` sees PostgreSQL serving this very publication (round and time), so it does not
+    # publish again
+    monkeypatch.setenv("PGPASSFILE", str(deployment.postgres.password_file))
+    served_now = served_publication(deployment.postgres.conninfo(OWNER_ROLE, MARTS_DATABASE))
+    assert served_now == cli.published_round(deployment.root / "published")
+    assert served_now[0] == LATEST_ROUND
 
 
 def test_the_read_only_role_cannot_write(deployment, served):
