@@ -24,8 +24,9 @@ from pathlib import Path
 import duckdb
 
 from orchestration import review, rounds, writer_lock
+from orchestration.publish import charts_process
 from orchestration.publish.files import write_datapackage, write_round_files
-from orchestration.publish.report import write_charts, write_report, write_workbook
+from orchestration.publish.report import write_report, write_workbook
 from orchestration.publish.warehouse_file import (
     LATEST,
     PUBLISHED_SCHEMA,
@@ -177,11 +178,16 @@ def publish(
         try:
             folder = rounds_dir / chosen
             building = folder.with_name(f".{chosen}.tmp")
-            written = write_round_files(published, building, chosen)
-            with quiet_connect(published) as con:
-                written[write_workbook(con, building, chosen)] = []
-                charts = write_charts(con, building, chosen)
-                report = write_report(con, building, chosen, charts)
+            drawing = charts_process.start(published, building, chosen)
+            try:
+                written = write_round_files(published, building, chosen)
+                with quiet_connect(published) as con:
+                    written[write_workbook(con, building, chosen)] = []
+                    charts = charts_process.finish(drawing, building)
+                    report = write_report(con, building, chosen, charts)
+            finally:
+                drawing.kill()  # a no-op once it has finished; else it would outlive a failure
+                drawing.wait()
             written |= {path: [] for path in [*charts, report]}
             write_datapackage(building, written, chosen)
             _swap_in(building, folder)
