@@ -298,7 +298,11 @@ def service_command(action: str, only: tuple[str, ...]) -> int:
 
     service = processes.Service.from_settings()
     if action == "start":
-        processes.start(service, say=lambda text: print(text, flush=True), only=only)
+        try:
+            processes.start(service, say=lambda text: print(text, flush=True), only=only)
+        except RuntimeError as error:  # a server that stopped at start or never answered, with its log
+            print(error, file=sys.stderr)
+            return 1
         print(
             f"BI users: PostgreSQL {service.host}:{service.ports['postgres']}, database {MARTS_DATABASE}, "
             f"schema marts, role {READER_ROLE} (its password: {service.postgres.password_file})"
