@@ -89,22 +89,30 @@ def _migrate(con: sqlite3.Connection) -> None:
                 con.execute(f"alter table {table} add column {column}")
 
 
-def observe(
-    state: Path, files: list[landing.LandingFile], *, rehash: bool = False, sensor_cursor: str | None = None
-) -> Observation:
+def observe(state: Path, files: list[landing.LandingFile]) -> Observation:
     """Record the landing folder's files and return those new or changed since the last look.
-    A file is hashed again only when its size or modification time moved (or `rehash`), so a
-    look does not re-read the whole landing zone; files gone from the folder are forgotten.
+    A file is hashed again only when its size or modification time moved, so a look does not
+    re-read the whole landing zone; files gone from the folder are forgotten."""
+    return _observe(state, files, by_sensor=False, cursor=None)
 
-    The landing sensor passes its cursor: the last generation whose tick Dagster stored. The
-    files a later tick of the sensor recorded are returned again, since that tick's run
-    requests were lost with it (seen: a tick that failed on its storage after looking)."""
+
+def observe_as_sensor(state: Path, files: list[landing.LandingFile], cursor: str | None) -> Observation:
+    """The landing sensor's look. Its cursor is the last generation whose tick Dagster stored:
+    the files a later tick recorded are returned again, since that tick's run requests were
+    lost with it (seen: a tick that failed on its storage after looking). Without a cursor
+    every file is hashed again."""
+    return _observe(state, files, by_sensor=True, cursor=cursor)
+
+
+def _observe(
+    state: Path, files: list[landing.LandingFile], *, by_sensor: bool, cursor: str | None
+) -> Observation:
     state.parent.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    by_sensor = sensor_cursor is not None or rehash
+    rehash = by_sensor and cursor is None
     with closing(sqlite3.connect(state)) as con, con:
         _migrate(con)
-        since = _unacknowledged_since(con, sensor_cursor) if by_sensor else None
+        since = _unacknowledged_since(con, cursor) if by_sensor else None
         known = {
             row[0]: row[1:]
             for row in con.execute("select name, size, mtime_ns, sha256 from landing_files").fetchall()

@@ -25,6 +25,7 @@ from python_calamine import CalamineWorkbook
 from orchestration import landing
 from orchestration.cli import load_rounds, publish
 from orchestration.definitions import build_definitions
+from orchestration.defs.dbt import dbt_target_path
 from orchestration.defs.resources import WarehouseResource
 from orchestration.field_files import ki_batches
 from orchestration.informants import SECRET_VARIABLE, informant_key, normalise_phone
@@ -476,8 +477,8 @@ def test_no_personal_data_past_raw_and_the_secret_nowhere(field_run):
         assert warehouse_leaks(path, needles, skip_raw_table=None) == []
     assert leaks(needles, texts) == []
     # The secret: not in DuckDB (raw included), dbt's manifest and logs, or Dagster's records.
-    # dbt writes its artifacts and logs beside the warehouse (operations/dbt_target/)
-    dbt_target = database.parent / "operations" / "dbt_target"
+    # dbt writes its artifacts and logs beside the warehouse
+    dbt_target = dbt_target_path(database)
     dbt_files = [
         DBT_PROJECT_DIR / "target" / "manifest.json",
         dbt_target / "manifest.json",

@@ -10,22 +10,31 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.sensors import landing_sensor
 
 
+def _landing_with(fixtures_dir, tmp_path, names):
+    """A landing folder holding copies of these fixtures, and a warehouse beside it."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for name in names:
+        shutil.copy(fixtures_dir / name, landing / name)
+    return landing, WarehouseResource(database_path=str(tmp_path / "dtm.duckdb"), landing_path=str(landing))
+
+
 def _evaluate(instance, warehouse, cursor=None):
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"warehouse": warehouse})
     return landing_sensor(context)
 
 
 def test_new_files_add_partitions_and_one_run_per_contiguous_group(fixtures_dir, tmp_path):
-    landing = tmp_path / "landing"
-    landing.mkdir()
-    for name in (
-        "Round62_Master_List_IDP_2017_01_01_IOM_DTM.csv",
-        "Round88_Master_List_IDP_2018_01_31_IOM_DTM.csv",
-        "Round112_Master_List_Returnee_2019_10_31_IOM_DTM.xlsx",
-    ):
-        shutil.copy(fixtures_dir / name, landing / name)
+    landing, warehouse = _landing_with(
+        fixtures_dir,
+        tmp_path,
+        [
+            "Round62_Master_List_IDP_2017_01_01_IOM_DTM.csv",
+            "Round88_Master_List_IDP_2018_01_31_IOM_DTM.csv",
+            "Round112_Master_List_Returnee_2019_10_31_IOM_DTM.xlsx",
+        ],
+    )
     (landing / "readme.txt").write_text("not a round file")
-    warehouse = WarehouseResource(database_path=str(tmp_path / "dtm.duckdb"), landing_path=str(landing))
     with dg.instance_for_test() as instance:
         first = _evaluate(instance, warehouse)
         (added,) = first.dynamic_partitions_requests
@@ -66,14 +75,14 @@ def test_new_files_add_partitions_and_one_run_per_contiguous_group(fixtures_dir,
 
 
 def test_a_new_ki_export_asks_for_the_rounds_its_submissions_belong_to(fixtures_dir, tmp_path):
-    landing = tmp_path / "landing"
-    landing.mkdir()
-    for name in (
-        "Round88_Master_List_IDP_2018_01_31_IOM_DTM.csv",
-        "Round109_Master_List_IDP_2019_04_30_IOM_DTM.xlsx",
-    ):
-        shutil.copy(fixtures_dir / name, landing / name)
-    warehouse = WarehouseResource(database_path=str(tmp_path / "dtm.duckdb"), landing_path=str(landing))
+    landing, warehouse = _landing_with(
+        fixtures_dir,
+        tmp_path,
+        [
+            "Round88_Master_List_IDP_2018_01_31_IOM_DTM.csv",
+            "Round109_Master_List_IDP_2019_04_30_IOM_DTM.xlsx",
+        ],
+    )
     with dg.instance_for_test() as instance:
         first = _evaluate(instance, warehouse)
         instance.add_dynamic_partitions(
@@ -101,14 +110,14 @@ def test_a_tick_whose_result_was_lost_is_asked_for_again_and_a_reset_is_not(fixt
     stored (seen as a service: the tick failed on its storage) leaves the cursor where it was:
     the next tick asks for the same runs and observations. A reset cursor, after ticks were
     stored, hashes every file again and asks for nothing the files do not show changed."""
-    landing = tmp_path / "landing"
-    landing.mkdir()
-    for name in (
-        "Round62_Master_List_IDP_2017_01_01_IOM_DTM.csv",
-        "Round88_Master_List_IDP_2018_01_31_IOM_DTM.csv",
-    ):
-        shutil.copy(fixtures_dir / name, landing / name)
-    warehouse = WarehouseResource(database_path=str(tmp_path / "dtm.duckdb"), landing_path=str(landing))
+    landing, warehouse = _landing_with(
+        fixtures_dir,
+        tmp_path,
+        [
+            "Round62_Master_List_IDP_2017_01_01_IOM_DTM.csv",
+            "Round88_Master_List_IDP_2018_01_31_IOM_DTM.csv",
+        ],
+    )
     with dg.instance_for_test() as instance:
         lost = _evaluate(instance, warehouse)  # its result never stored: no partitions, no cursor
         again = _evaluate(instance, warehouse)

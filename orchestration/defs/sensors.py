@@ -8,7 +8,7 @@ from orchestration.defs.ingest import RAW_ASSET_KEYS
 from orchestration.defs.jobs import marts_job, rounds_job
 from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME, partition_range_tags, plan_runs
 from orchestration.defs.resources import WarehouseResource
-from orchestration.landing_state import observe, state_path
+from orchestration.landing_state import observe_as_sensor, state_path
 from orchestration.monitoring import write_alert
 
 RAW_LOADING_KEYS = set(RAW_ASSET_KEYS.values())
@@ -35,9 +35,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
                 f"{landing_file.name}: no round can be told from it; it will be "
                 "recorded as refused at the next load"
             )
-    looked = observe(
-        state_path(warehouse.database.parent), files, rehash=not context.cursor, sensor_cursor=context.cursor
-    )
+    looked = observe_as_sensor(state_path(warehouse.database.parent), files, context.cursor)
     changed = [o.file for o in looked.changed]
     touched = landing.touched_partitions(changed, files)
     if looked.first:

@@ -13,7 +13,6 @@ never appears in a log.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import tempfile
@@ -32,6 +31,7 @@ from orchestration.publish.warehouse_file import (
     comments_of,
     published_tables,
     quiet_connect,
+    sql_literal,
 )
 
 # DuckDB's types of the published columns and PostgreSQL's for them; DECIMAL(p,s) keeps its
@@ -53,10 +53,10 @@ POSTGRES_TYPES = {
 DECIMAL = re.compile(r"DECIMAL\((\d+),(\d+)\)")
 BUILDING_PREFIX = f"{PUBLISHED_SCHEMA}_building_"
 RETIRED_PREFIX = f"{PUBLISHED_SCHEMA}_retired_"
-# The swap waits this long for readers' locks, then lets them go and tries again: a reader
-# never waits on the swap for more than this, and never deadlocks against it.
-SWAP_LOCK_TIMEOUT = "500ms"
-SWAP_ATTEMPTS = 120
+# The swap and the drops wait this long for readers' locks, then let them go and try again: a
+# reader never waits on a publication for more than this, and never deadlocks against it.
+LOCK_TIMEOUT = "500ms"
+LOCK_ATTEMPTS = 120
 COPY_BLOCK = 1 << 20
 ADVISORY_LOCK = 0x44544D_4D415254  # "DTM", "MART": the session lock of a publication
 
@@ -121,17 +121,20 @@ def publish_marts(
     """Copy the published file's marts into a new schema, give `reader_role` SELECT on them and
     swap the schema in as `marts`; the old publication is dropped after the swap."""
     started = time.perf_counter()
-    duck = quiet_connect()
-    duck.execute(f"attach '{published_file}' as published (read_only)")
-    tables = published_tables(duck, "published")
-    comments = comments_of(duck, "published")
-    (partition_key,) = duck.execute(
-        f"select partition_key from published.{PUBLISHED_SCHEMA}.publication_info"
-    ).fetchall()[0]
-    building = f"{BUILDING_PREFIX}{time.strftime('%Y%m%d%H%M%S')}"
-    say(f"Serving {partition_key} from PostgreSQL at {server_of(conninfo)}, schema {PUBLISHED_SCHEMA}")
-    rows: dict[str, int] = {}
-    with connect(conninfo) as pg, tempfile.TemporaryDirectory(prefix="dtm-postgres-") as scratch:
+    with (
+        quiet_connect() as duck,
+        connect(conninfo) as pg,
+        tempfile.TemporaryDirectory(prefix="dtm-postgres-") as scratch,
+    ):
+        duck.execute(f"attach {sql_literal(str(published_file))} as published (read_only)")
+        tables = published_tables(duck, "published")
+        comments = comments_of(duck, "published")
+        (partition_key,) = duck.execute(
+            f"select partition_key from published.{PUBLISHED_SCHEMA}.publication_info"
+        ).fetchall()[0]
+        building = f"{BUILDING_PREFIX}{time.strftime('%Y%m%d%H%M%S')}"
+        say(f"Serving {partition_key} from PostgreSQL at {server_of(conninfo)}, schema {PUBLISHED_SCHEMA}")
+        rows: dict[str, int] = {}
         _check_reader(pg, reader_role)
         with pg.transaction():
             # one publication at a time, whichever process starts it (the UI's runs, `dtm
@@ -156,7 +159,6 @@ def publish_marts(
         swap_seconds = time.perf_counter() - swap_started
         if retired:
             _drop_schema(pg, retired, say)
-    duck.close()
     seconds = time.perf_counter() - started
     say(
         f"PostgreSQL serves {partition_key}: {len(tables)} tables, "
@@ -202,39 +204,55 @@ def _copy_table(duck, pg: psycopg.Connection, schema: str, table: str, columns, 
     pipe = scratch / f"{table}.csv"
     os.mkfifo(pipe)
     failed: list[BaseException] = []
+    read = threading.Event()
 
     def write() -> None:
         try:
             duck.cursor().execute(
-                f"copy (select * from published.{PUBLISHED_SCHEMA}.{table}) to '{pipe}' "
+                f"copy (select * from published.{PUBLISHED_SCHEMA}.{table}) to {sql_literal(str(pipe))} "
                 "(format csv, header false)"
             )
         except BaseException as error:  # handed to the reading side, which raises it
             failed.append(error)
-            with contextlib.suppress(OSError):  # the reader waits in open(): let it see the end
-                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+            _release_reader(pipe, read)
 
     target = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
     definition = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(column), sql.SQL(postgres_type(table, column, kind)))
         for column, kind in columns
     )
+    # The writer starts once COPY is open: a writer whose reader never came would wait in
+    # open() for ever.
     writer = threading.Thread(target=write, name=f"duckdb {table}")
-    writer.start()
     try:
         with pg.transaction(), pg.cursor() as cursor:
             cursor.execute(sql.SQL("create table {} ({})").format(target, definition))
             with cursor.copy(sql.SQL("copy {} from stdin (format csv, freeze)").format(target)) as copy:
+                writer.start()
                 with pipe.open("rb") as handle:
                     while block := handle.read(COPY_BLOCK):
                         copy.write(block)
+                read.set()
                 writer.join()
                 if failed:
                     raise failed[0]
             return cursor.rowcount
     finally:
-        writer.join()
+        read.set()
+        if writer.is_alive():
+            writer.join()
         pipe.unlink()
+
+
+def _release_reader(pipe: Path, read: threading.Event) -> None:
+    """A writer that failed before it opened the pipe: open and close it once, so that the
+    reader, waiting in open() for a writer, sees the end of the data."""
+    while not read.is_set():
+        try:
+            os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+            return
+        except OSError:  # no reader in open() yet
+            time.sleep(0.01)
 
 
 def _comment(pg: psycopg.Connection, schema: str, tables, comments) -> None:
@@ -252,17 +270,17 @@ def _comment(pg: psycopg.Connection, schema: str, tables, comments) -> None:
 
 
 def _with_lock_retries(pg: psycopg.Connection, work: Callable[[], None]) -> bool:
-    """`work` in a transaction that waits at most SWAP_LOCK_TIMEOUT for each lock, tried again
+    """`work` in a transaction that waits at most LOCK_TIMEOUT for each lock, tried again
     until readers let go. A statement that waits on this one started
     waiting after it, so this one gives up first: a reader never waits long and is never the
     victim of a deadlock. Readers do hold old tables' locks after a swap: a prepared statement
     (psycopg prepares a query run five times; JDBC drivers too) locks the tables of its cached
     plan before it finds the plan stale (seen here: a DROP of the retired schema deadlocked
     with a reader). False if readers never let go."""
-    for _ in range(SWAP_ATTEMPTS):
+    for _ in range(LOCK_ATTEMPTS):
         try:
             with pg.transaction():
-                pg.execute(f"set local lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
+                pg.execute(f"set local lock_timeout = '{LOCK_TIMEOUT}'")
                 work()
             return True
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
@@ -312,7 +330,7 @@ def _swap(pg: psycopg.Connection, building: str, partition_key: str) -> str | No
 
     if not _with_lock_retries(pg, swap):
         raise PostgresPublicationError(
-            f"readers held the served marts for {SWAP_ATTEMPTS} tries of {SWAP_LOCK_TIMEOUT}: the new "
+            f"readers held the served marts for {LOCK_ATTEMPTS} tries of {LOCK_TIMEOUT}: the new "
             f"publication stays built in schema {building} and is not served"
         )
     return retired if found["served"] else None

@@ -88,7 +88,8 @@ def round_rows(columns: list[tuple[str, str]], partition_key: str) -> str:
     return f"where partition_key = '{partition_key}'" if "partition_key" in dict(columns) else ""
 
 
-def _quote(text: str) -> str:
+def sql_literal(text: str) -> str:
+    """A DuckDB string literal (a path, a comment)."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -117,8 +118,8 @@ def write_published_file(
         shutil.copyfile(base, staging)
     con = quiet_connect()
     try:
-        con.execute(f"attach {_quote(str(working))} as working (read_only)")
-        con.execute(f"attach {_quote(str(staging))} as published (storage_version '{STORAGE_VERSION}')")
+        con.execute(f"attach {sql_literal(str(working))} as working (read_only)")
+        con.execute(f"attach {sql_literal(str(staging))} as published (storage_version '{STORAGE_VERSION}')")
         con.execute(f"create schema if not exists published.{PUBLISHED_SCHEMA}")
         held = [w.partition_key for w in withheld]
         rewritten: dict[str, list[str]] = {}
@@ -142,10 +143,10 @@ def write_published_file(
             description, column_texts = descriptions.get(table, ("", {}))
             # Comments the base already carries are not written again (a catalog write each).
             if description and comments.get((table, None)) != description:
-                con.execute(f"comment on table {name} is {_quote(description)}")
+                con.execute(f"comment on table {name} is {sql_literal(description)}")
             for column, text in column_texts.items():
                 if text and comments.get((table, column)) != text:
-                    con.execute(f'comment on column {name}."{column}" is {_quote(text)}')
+                    con.execute(f'comment on column {name}."{column}" is {sql_literal(text)}')
         # What a BI user asks first: which round is this, and when was it published?
         con.execute(
             f"create or replace table published.{PUBLISHED_SCHEMA}.publication_info as "
@@ -165,13 +166,13 @@ def write_published_file(
         )
         con.execute(
             f"comment on table published.{PUBLISHED_SCHEMA}.publication_info is "
-            f"{_quote(PUBLICATION_INFO[''])}"
+            f"{sql_literal(PUBLICATION_INFO[''])}"
         )
         for column, text in PUBLICATION_INFO.items():
             if column:
                 con.execute(
                     f'comment on column published.{PUBLISHED_SCHEMA}.publication_info."{column}" '
-                    f"is {_quote(text)}"
+                    f"is {sql_literal(text)}"
                 )
         con.execute("checkpoint published")
         con.execute("detach published")

@@ -77,14 +77,17 @@ class LocalPostgres:
         )
 
     def is_running(self) -> bool:
-        return self._pg_ctl("status", check=False).returncode == 0
+        return self.is_initialised() and self._pg_ctl("status", check=False).returncode == 0
+
+    def is_initialised(self) -> bool:
+        return (self.data / "PG_VERSION").exists()
 
     def start(self) -> None:
         """Initialise the data directory (first start), start the server on loopback and make
         the roles and databases; safe to call when it already runs."""
         self.root.mkdir(parents=True, exist_ok=True)
         passwords = self._passwords()
-        if not (self.data / "PG_VERSION").exists():
+        if not self.is_initialised():
             self._initdb(passwords[SUPERUSER])
         if not self.is_running():
             options = (

@@ -251,7 +251,7 @@ def stop(service: Service, say: Callable[[str], None] = print, only: tuple[str, 
             _reap(pid)
         service.pid_file(server.name).unlink(missing_ok=True)
         say(f"{server.name} stopped")
-    if (not only or "postgres" in only) and (service.postgres.data / "PG_VERSION").exists():
+    if (not only or "postgres" in only) and service.postgres.is_initialised():
         service.postgres.stop()
         say("PostgreSQL stopped")
 
@@ -264,8 +264,6 @@ def _reap(pid: int) -> None:
 
 def status(service: Service) -> dict[str, bool]:
     return {
-        "postgres": service.postgres.is_running()
-        if (service.postgres.data / "PG_VERSION").exists()
-        else False,
+        "postgres": service.postgres.is_running(),
         **{server.name: service.pid(server.name) is not None for server in SERVERS},
     }
