@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,10 +22,23 @@ from pathlib import Path
 from orchestration.warehouse import open_waiting
 
 _depth: dict[Path, int] = {}
+# The holder writes its line just after it takes the lock: a file found empty is read again for
+# up to a second before the holder is called "another process".
+HOLDER_READS = 20
+HOLDER_READ_PAUSE = 0.05
 
 
 class WarehouseBusy(Exception):
     """Another process is writing the warehouse and this one will not wait."""
+
+
+def _holder(handle) -> str:
+    for _ in range(HOLDER_READS):
+        handle.seek(0)
+        if line := handle.read().strip():
+            return line
+        time.sleep(HOLDER_READ_PAUSE)
+    return "another process"
 
 
 def lock_path(database: Path) -> Path:
@@ -46,8 +60,7 @@ def hold(database: Path, *, wait: bool = True, say: Callable[[str], None] = prin
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
+            holder = _holder(handle)
             if not wait:
                 raise WarehouseBusy(
                     f"{database} is being written by {holder}; run again when it has finished."
