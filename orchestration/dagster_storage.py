@@ -11,7 +11,6 @@ never the database), 2-3 ms. The service (deploy/dagster.yaml) keeps PostgreSQL.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -25,7 +24,12 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventL
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
 from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
-from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
+from dagster._core.storage.sqlite_storage import (
+    DagsterSqliteStorage,
+    _event_logs_directory,
+    _runs_directory,
+    _schedule_directory,
+)
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
@@ -115,9 +119,10 @@ class KeptSqliteStorage(DagsterSqliteStorage):
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         self.base_dir = base_dir
-        self._run_storage = KeptSqliteRunStorage.from_local(os.path.join(base_dir, "history", ""))
-        self._event_log_storage = KeptSqliteEventLogStorage(os.path.join(base_dir, "history", "runs", ""))
-        self._schedule_storage = SqliteScheduleStorage.from_local(os.path.join(base_dir, "schedules"))
+        # Dagster's own folders under the home, as DagsterSqliteStorage lays them out
+        self._run_storage = KeptSqliteRunStorage.from_local(_runs_directory(base_dir))
+        self._event_log_storage = KeptSqliteEventLogStorage(_event_logs_directory(base_dir))
+        self._schedule_storage = SqliteScheduleStorage.from_local(_schedule_directory(base_dir))
         self._inst_data = inst_data
         super(DagsterSqliteStorage, self).__init__()
 

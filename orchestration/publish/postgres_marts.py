@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 from psycopg import sql
@@ -58,6 +59,7 @@ RETIRED_PREFIX = f"{PUBLISHED_SCHEMA}_retired_"
 LOCK_TIMEOUT = "500ms"
 LOCK_ATTEMPTS = 120
 COPY_BLOCK = 1 << 20
+T = TypeVar("T")
 ADVISORY_LOCK = 0x44544D_4D415254  # "DTM", "MART": the session lock of a publication
 
 
@@ -269,27 +271,32 @@ def _comment(pg: psycopg.Connection, schema: str, tables, comments) -> None:
                 )
 
 
-def _with_lock_retries(pg: psycopg.Connection, work: Callable[[], None]) -> bool:
-    """`work` in a transaction that waits at most LOCK_TIMEOUT for each lock, tried again
-    until readers let go. A statement that waits on this one started
-    waiting after it, so this one gives up first: a reader never waits long and is never the
-    victim of a deadlock. Readers do hold old tables' locks after a swap: a prepared statement
-    (psycopg prepares a query run five times; JDBC drivers too) locks the tables of its cached
-    plan before it finds the plan stale (seen here: a DROP of the retired schema deadlocked
-    with a reader). False if readers never let go."""
+class LocksHeld(Exception):
+    """Readers held a lock through every try."""
+
+
+def _with_lock_retries(pg: psycopg.Connection, work: Callable[[], T]) -> T:
+    """`work`'s result, in a transaction that waits at most LOCK_TIMEOUT for each lock, tried
+    again until readers let go. A statement that waits on this one started waiting after it,
+    so this one gives up first: a reader never waits long and is never the victim of a
+    deadlock. Readers do hold old tables' locks after a swap: a prepared statement (psycopg
+    prepares a query run five times; JDBC drivers too) locks the tables of its cached plan
+    before it finds the plan stale (seen here: a DROP of the retired schema deadlocked with a
+    reader). LocksHeld if readers never let go."""
     for _ in range(LOCK_ATTEMPTS):
         try:
             with pg.transaction():
                 pg.execute(f"set local lock_timeout = '{LOCK_TIMEOUT}'")
-                work()
-            return True
+                return work()
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
             time.sleep(0.05)
-    return False
+    raise LocksHeld
 
 
 def _drop_schema(pg: psycopg.Connection, schema: str, say: Callable[[str], None]) -> None:
-    if not _with_lock_retries(pg, lambda: _execute(pg, "drop schema {} cascade", schema)):
+    try:
+        _with_lock_retries(pg, lambda: _execute(pg, "drop schema {} cascade", schema))
+    except LocksHeld:
         say(f"Schema {schema} is still read: the next publication drops it")
 
 
@@ -297,13 +304,12 @@ def _swap(pg: psycopg.Connection, building: str, partition_key: str) -> str | No
     """Rename the served schema away and the new one in, in one transaction that first takes
     every served table's lock; the retired schema's name (None on the first publication)."""
     retired = building.replace(BUILDING_PREFIX, RETIRED_PREFIX)
-    found: dict[str, bool] = {}
 
-    def swap() -> None:
+    def swap() -> str | None:
         served = pg.execute(
             "select tablename from pg_tables where schemaname = %s order by tablename", [PUBLISHED_SCHEMA]
         ).fetchall()
-        exists = found["served"] = bool(
+        exists = bool(
             pg.execute("select 1 from pg_namespace where nspname = %s", [PUBLISHED_SCHEMA]).fetchall()
         )
         if served:
@@ -327,10 +333,12 @@ def _swap(pg: psycopg.Connection, building: str, partition_key: str) -> str | No
                 ),
             )
         )
+        return retired if exists else None
 
-    if not _with_lock_retries(pg, swap):
+    try:
+        return _with_lock_retries(pg, swap)
+    except LocksHeld:
         raise PostgresPublicationError(
             f"readers held the served marts for {LOCK_ATTEMPTS} tries of {LOCK_TIMEOUT}: the new "
             f"publication stays built in schema {building} and is not served"
-        )
-    return retired if found["served"] else None
+        ) from None
