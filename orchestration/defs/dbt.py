@@ -34,8 +34,9 @@ from orchestration.warehouse import (
 # A run tagged so builds the rounds changed since the last build (not every round) when it names
 # no round partition: the review_round job's, whose decision changes one round.
 CHANGED_ROUNDS_TAG = "dtm/dbt_rounds_changed"
-# The dbt of this environment, so a run works from a venv that is not activated.
-DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+# The dbt of this environment, so a run works from a venv that is not activated; started in the
+# warehouse's folder, so a new warehouse's build keeps the prepared parse (dbt_launcher.py).
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dtm-dbt"))
 
 
 @contextmanager

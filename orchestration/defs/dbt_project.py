@@ -10,9 +10,16 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
+from orchestration.dbt_scope import DBT_VARS
 from orchestration.settings import DBT_PROJECT_DIR
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# Parsed with the builds' own --vars: dbt keeps a parse (partial parsing) only for the vars it was
+# made with, and a warehouse's first build starts from this one.
+dbt_project = DbtProject(
+    project_dir=DBT_PROJECT_DIR,
+    profiles_dir=DBT_PROJECT_DIR,
+    prepare_project_cli_args=["parse", "--quiet", "--vars", json.dumps(DBT_VARS)],
+)
 
 
 @cache
