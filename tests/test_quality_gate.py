@@ -1,6 +1,9 @@
 """Each expectation of the suites: a frame that breaks only it fails only it; a clean one passes."""
 
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -178,3 +181,38 @@ def test_sense_checks_flag_large_moves_against_the_previous_round(tmp_path):
     # A national move of this size holds the round for sign-off if it would be published.
     assert any(f.severity == "hold" for f in findings if f.check_name == "national_change_share")
     assert sense_check(con, "idp", [earlier.partition_key]) == []  # no previous round
+
+
+GATE_IN_ITS_OWN_PROCESS = """
+import sys
+from pathlib import Path
+import duckdb
+from orchestration.quality.frames import validation_frame
+from orchestration.quality.gate import failures_of, load_suite, validate
+from orchestration.readers.round_files import read_round_file
+from orchestration.warehouse import ensure_raw_schema, load_round_file
+con = duckdb.connect()
+ensure_raw_schema(con)
+path = Path(sys.argv[1])
+batch = load_round_file(con, read_round_file(path), path.name).batch_id
+broken = validation_frame(con, "idp", [batch])
+broken.loc[2, "location_id"] = None
+print(sorted({f.expectation for f in failures_of(validate(broken, load_suite("idp")))}))
+print("scipy.stats._stats_py" in sys.modules)
+"""
+
+
+def test_a_gate_finds_failures_without_loading_what_no_suite_uses():
+    """GX imports scipy.stats (1.2 s) for expectations no suite here uses; a gate's process
+    leaves it unloaded, and still finds what it must."""
+    fixture = Path(__file__).parent / "fixtures" / "round_files" / IDP_FIXTURE
+    done = subprocess.run(
+        [sys.executable, "-c", GATE_IN_ITS_OWN_PROCESS, str(fixture)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    failed, loaded = done.stdout.splitlines()[-2:]
+    assert failed == "['expect_column_values_to_not_be_null']"
+    assert loaded == "False"
