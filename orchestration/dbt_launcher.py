@@ -11,13 +11,15 @@ so a new warehouse's first build starts from that parse.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
+
+from orchestration import process_exit
 
 WAREHOUSE_VARIABLE = "DTM_WAREHOUSE_PATH"
 
 
 def main() -> None:
+    process_exit.arm()
     database = Path(os.environ[WAREHOUSE_VARIABLE]).resolve()
     # dbt finds its project, profile and target through absolute paths that dagster-dbt sets
     # (DBT_PROJECT_DIR, DBT_PROFILES_DIR, DBT_TARGET_PATH): only the warehouse is relative.
@@ -25,4 +27,9 @@ def main() -> None:
     os.environ[WAREHOUSE_VARIABLE] = database.name
     from dbt.cli.main import cli
 
-    sys.exit(cli())
+    try:
+        cli()
+    except SystemExit as stop:  # how dbt's command line ends, with dbt's own exit code
+        if not isinstance(stop.code, int | None):
+            raise
+        process_exit.finish(stop.code)
