@@ -72,11 +72,12 @@ test: install manifest
 test-service: install manifest
 	$(BIN)/pytest -m service -p no:xdist
 
-## make lint: ruff, and SQLFluff with the dbt templater (on a scratch DuckDB file)
+## make lint: ruff, and SQLFluff with the dbt templater (on a scratch DuckDB file and target folder:
+## the project's target holds the parse that make manifest prepared for the builds)
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	mkdir -p data/lint && cd dbt_project && DTM_WAREHOUSE_PATH=$(CURDIR)/data/lint/dtm.duckdb ../$(BIN)/sqlfluff lint models
+	mkdir -p data/lint && cd dbt_project && DTM_WAREHOUSE_PATH=$(CURDIR)/data/lint/dtm.duckdb DBT_TARGET_PATH=$(CURDIR)/data/lint/target ../$(BIN)/sqlfluff lint models
 
 ## make bench: time the stages of make run and compare XLSX readers
 bench: install manifest $(DAGSTER_HOME)/dagster.yaml

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from orchestration.dbt_scope import DBT_VARS
 from orchestration.readers.round_files import read_round_file
 from orchestration.rounds import round_file_name
 from orchestration.sample.generator import generate
@@ -197,7 +198,8 @@ def ki_month(results: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     export = folder / "DTM_KI_Assessment_month.csv"
     write_export(round_submissions(ki_round, KI_MONTH_SUBMISSIONS, 1), export, "csv")
-    warehouse = folder / "ki.duckdb"
+    # Named as the warehouse is, so dbt starts from the prepared parse as a build does.
+    warehouse = folder / "dtm.duckdb"
     # The previous round's date opens this round's period.
     calendar = RoundCalendar.of(
         {RoundId.of(t.round_number, t.file_date).partition_key: t.file_date for t in last}
@@ -220,20 +222,33 @@ def ki_month(results: dict) -> None:
         )
         timed("KI month: load into raw", results, lambda: [insert_batch(con, b) for b in found.batches])
         timed("KI month: GX gate (import included)", results, gate_pending, con, "ki_report")
-    env = {**os.environ, "DTM_WAREHOUSE_PATH": str(warehouse)}
+    # dbt as the dbt assets run it: dtm-dbt, the builds' --vars, a target folder of its own
+    # (the project's holds the prepared manifest the runs read) that starts, as dagster-dbt's
+    # does, from the prepared parse
+    target = folder / "dbt_target"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir()
+    shutil.copy(ROOT / "dbt_project" / "target" / "partial_parse.msgpack", target)
+    env = {
+        **os.environ,
+        "DTM_WAREHOUSE_PATH": str(warehouse),
+        "DBT_PROJECT_DIR": str(ROOT / "dbt_project"),
+        "DBT_PROFILES_DIR": str(ROOT / "dbt_project"),
+        "DBT_TARGET_PATH": str(target),
+        "DBT_LOG_PATH": str(target),
+    }
     timed(
         "KI month: dbt staging view",
         results,
         subprocess.run,
         [
-            str(Path(sys.executable).with_name("dbt")),
+            str(Path(sys.executable).with_name("dtm-dbt")),
             "run",
             "--select",
             "stg_kobo__ki_reports",
             "--quiet",
-            # its own target folder: the project's holds the prepared manifest the runs read
-            "--target-path",
-            str(folder / "dbt_target"),
+            "--vars",
+            json.dumps(DBT_VARS),
         ],
         cwd=ROOT / "dbt_project",
         env=env,

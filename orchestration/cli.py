@@ -16,6 +16,7 @@ dtm erase-expired     blank informants' personal data held longer than the reten
 from __future__ import annotations
 
 import argparse
+import atexit
 import sys
 import time
 from pathlib import Path
@@ -315,6 +316,15 @@ def service_command(action: str, only: tuple[str, ...]) -> int:
     return 0
 
 
+def dagster_instance() -> dg.DagsterInstance:
+    """The Dagster home's instance, disposed at exit: its SQLite databases are closed, so their
+    write-ahead logs are folded in, before the process ends (process_exit skips the teardown
+    that would otherwise close them)."""
+    instance = dg.DagsterInstance.get()
+    atexit.register(instance.dispose)
+    return instance
+
+
 def _locked(work, *, wait: bool) -> int:
     """Run a command that writes the warehouse as its only writer (see writer_lock)."""
     try:
@@ -348,7 +358,7 @@ def run(everything: bool) -> int:
             set(landing.pending_partitions(files, status.known_files)) | set(status.unfinished_rounds)
         )
     )
-    instance = dg.DagsterInstance.get()
+    instance = dagster_instance()
     if settings.warehouse_path().exists():
         from orchestration.history_repair import repair_raw_history
 
@@ -427,7 +437,7 @@ def publish_command_run(round_text: str | None) -> int:
     """`dtm publish`: the latest publishable round, or the folder of the one asked for."""
     from orchestration.definitions import defs
 
-    ok = publish(defs, dg.DagsterInstance.get(), round_text).success
+    ok = publish(defs, dagster_instance(), round_text).success
     print_summary()
     return 0 if ok else 1
 
@@ -445,7 +455,7 @@ def decide_round(round_text: str, decision: str, by: str, note: str) -> int:
             return 2
     verb = "signed off" if decision == review.SIGNED_OFF else "rejected (its batches are quarantined)"
     print(f"{decided.partition_key} {verb} by {decided.decided_by} at {decided.at:%Y-%m-%d %H:%M} UTC.")
-    instance = dg.DagsterInstance.get()
+    instance = dagster_instance()
     # The publication reads the marts: the round is rebuilt first, so they carry the decision
     # (a sign-off or a quarantine is a change the build picks up).
     if not build_marts(defs, instance).success:
