@@ -20,11 +20,18 @@ WAREHOUSE_VARIABLE = "DTM_WAREHOUSE_PATH"
 
 def main() -> None:
     process_exit.arm()
-    database = Path(os.environ[WAREHOUSE_VARIABLE]).resolve()
-    # dbt finds its project, profile and target through absolute paths that dagster-dbt sets
-    # (DBT_PROJECT_DIR, DBT_PROFILES_DIR, DBT_TARGET_PATH): only the warehouse is relative.
-    os.chdir(database.parent)
-    os.environ[WAREHOUSE_VARIABLE] = database.name
+    # Without a warehouse named, this is plain dbt (the profile's default warehouse).
+    if named := os.environ.get(WAREHOUSE_VARIABLE):
+        database = Path(named).resolve()
+        # dbt finds its project and profile through absolute paths (dagster-dbt sets them; by
+        # hand, the folder it was started in, as plain dbt looks there): only the warehouse is
+        # relative to the folder dbt runs in.
+        here = Path.cwd()
+        os.environ.setdefault("DBT_PROJECT_DIR", str(here))
+        if (here / "profiles.yml").exists():
+            os.environ.setdefault("DBT_PROFILES_DIR", str(here))
+        os.chdir(database.parent)
+        os.environ[WAREHOUSE_VARIABLE] = database.name
     from dbt.cli.main import cli
 
     try:

@@ -37,9 +37,9 @@ IMPORTED_ON_FIRST_USE = ("scipy.stats",)
 def _import_on_first_use(name: str) -> None:
     """Put `name` in sys.modules as a module that runs its code when first used (the standard
     library's LazyLoader)."""
-    if name in sys.modules:
+    spec = None if name in sys.modules else importlib.util.find_spec(name)
+    if spec is None:  # imported already, or not installed: nothing to defer
         return
-    spec = importlib.util.find_spec(name)
     spec.loader = importlib.util.LazyLoader(spec.loader)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
