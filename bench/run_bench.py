@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from orchestration.dbt_scope import DBT_VARS
+from orchestration.dbt_scope import DBT_VARS_ARGS
 from orchestration.readers.round_files import read_round_file
 from orchestration.rounds import round_file_name
 from orchestration.sample.generator import generate
@@ -222,38 +222,22 @@ def ki_month(results: dict) -> None:
         )
         timed("KI month: load into raw", results, lambda: [insert_batch(con, b) for b in found.batches])
         timed("KI month: GX gate (import included)", results, gate_pending, con, "ki_report")
-    # dbt as the dbt assets run it: dtm-dbt, the builds' --vars, a target folder of its own
-    # (the project's holds the prepared manifest the runs read) that starts, as dagster-dbt's
-    # does, from the prepared parse
+    # dbt as the dbt assets run it: the project's dbt resource (dtm-dbt, which dagster-dbt
+    # gives the prepared parse in a new target folder), the builds' --vars
+    from orchestration.defs.dbt import dbt_environment, dbt_resource
+
     target = folder / "dbt_target"
     shutil.rmtree(target, ignore_errors=True)
-    target.mkdir()
-    shutil.copy(ROOT / "dbt_project" / "target" / "partial_parse.msgpack", target)
-    env = {
-        **os.environ,
-        "DTM_WAREHOUSE_PATH": str(warehouse),
-        "DBT_PROJECT_DIR": str(ROOT / "dbt_project"),
-        "DBT_PROFILES_DIR": str(ROOT / "dbt_project"),
-        "DBT_TARGET_PATH": str(target),
-        "DBT_LOG_PATH": str(target),
-    }
-    timed(
-        "KI month: dbt staging view",
-        results,
-        subprocess.run,
-        [
-            str(Path(sys.executable).with_name("dtm-dbt")),
-            "run",
-            "--select",
-            "stg_kobo__ki_reports",
-            "--quiet",
-            "--vars",
-            json.dumps(DBT_VARS),
-        ],
-        cwd=ROOT / "dbt_project",
-        env=env,
-        check=True,
-    )
+
+    def stage() -> None:
+        with dbt_environment(DTM_WAREHOUSE_PATH=str(warehouse)):
+            invocation = dbt_resource.cli(
+                ["run", "--select", "stg_kobo__ki_reports", "--quiet", *DBT_VARS_ARGS],
+                target_path=target,
+            )
+        invocation.wait()
+
+    timed("KI month: dbt staging view", results, stage)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         staged = timed(
             "KI month: query the staged reports",

@@ -17,6 +17,7 @@ from typing import Any
 # Constant, so dbt's partial parsing survives from one build to the next (a changed --vars makes
 # it parse the whole project again); the rounds are listed in raw.dbt_build_rounds instead.
 DBT_VARS = {"build_rounds": "listed"}
+DBT_VARS_ARGS = ("--vars", json.dumps(DBT_VARS))
 BUILT_PER_PROJECT = ("seed", "unit_test")
 
 
@@ -69,7 +70,7 @@ def dbt_build_args(scope: BuildScope, manifest: Mapping[str, Any]) -> list[str]:
     """`dbt build` for this scope: everything with a full refresh when the project changed,
     every model, seed and test when later assets of the run need them all, every model and test
     when no table is known to have changed, else the reached ones."""
-    args = ["build", "--vars", json.dumps(DBT_VARS)]
+    args = ["build", *DBT_VARS_ARGS]
     if scope.project_changed:
         return [*args, "--full-refresh"]
     if scope.whole_project:

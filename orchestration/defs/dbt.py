@@ -40,7 +40,7 @@ DBT_EXECUTABLE = str(Path(sys.executable).with_name("dtm-dbt"))
 
 
 @contextmanager
-def _environment(**variables: str) -> Iterator[None]:
+def dbt_environment(**variables: str) -> Iterator[None]:
     """Environment variables set while the dbt process starts, then restored."""
     saved = {name: os.environ.get(name) for name in variables}
     os.environ.update(variables)
@@ -155,7 +155,7 @@ def dtm_dbt_models(
         args = dbt_build_args(scope, load_manifest())
         # dbt finds the working file through its profile: this run's warehouse, for the dbt
         # process only (the process's own environment is left as it was).
-        with _environment(DTM_WAREHOUSE_PATH=str(warehouse.database)):
+        with dbt_environment(DTM_WAREHOUSE_PATH=str(warehouse.database)):
             # A target folder per warehouse, kept between builds: dbt's partial parsing reads
             # what the last build parsed (dagster-dbt's default, a new folder per run, parses the
             # whole project every time, since the profile's path differs from the prepared one).
@@ -241,7 +241,6 @@ def with_row_count(con, nodes: Mapping[str, Any], event):
     return event.with_metadata({**event.metadata, "dagster/row_count": count})
 
 
-defs = dg.Definitions(
-    assets=[dtm_dbt_models],
-    resources={"dbt": WarehouseDbtResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)},
-)
+dbt_resource = WarehouseDbtResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)
+
+defs = dg.Definitions(assets=[dtm_dbt_models], resources={"dbt": dbt_resource})

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from orchestration.dbt_scope import DBT_VARS
+from orchestration.dbt_scope import DBT_VARS_ARGS
 from orchestration.settings import DBT_PROJECT_DIR
 
 # Parsed with the builds' own --vars: dbt keeps a parse (partial parsing) only for the vars it was
@@ -18,7 +18,7 @@ from orchestration.settings import DBT_PROJECT_DIR
 dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR,
     profiles_dir=DBT_PROJECT_DIR,
-    prepare_project_cli_args=["parse", "--quiet", "--vars", json.dumps(DBT_VARS)],
+    prepare_project_cli_args=["parse", "--quiet", *DBT_VARS_ARGS],
 )
 
 
