@@ -30,9 +30,10 @@ class _HiddenPackage(MetaPathFinder):
 
 
 def import_dagster_dbt() -> None:
-    """Import dagster-dbt as it imports without dbt-core. A process that has imported dbt already
-    (dagster-dbt's own command line, `make manifest`) keeps dagster-dbt as it is."""
-    if "dagster_dbt" in sys.modules or HIDDEN in sys.modules:
+    """Import dagster-dbt as it imports without dbt-core (a no-op once it is imported). A process
+    that has imported dbt already (dagster-dbt's own command line, `make manifest`) keeps
+    dagster-dbt as it is: hiding the rest of dbt there would leave it half importable."""
+    if HIDDEN in sys.modules:
         return
     finder = _HiddenPackage()
     sys.meta_path.insert(0, finder)
