@@ -186,14 +186,13 @@ def ki_month(results: dict) -> None:
     from orchestration.quality.gate import gate_pending
     from orchestration.readers.ki_reports import read_ki_export
     from orchestration.rounds import RoundCalendar, RoundId
-    from orchestration.sample.generator import history, ki_rounds, master_lists
+    from orchestration.sample.generator import history, ki_rounds
     from orchestration.sample.ki_reports import round_submissions, write_export
     from orchestration.warehouse import ensure_raw_schema, insert_batch
 
-    targets, pools = history()
+    targets, _ = history()
     last = targets[-2:]
-    lists = {(m.target.file_date.toordinal(), m.list_type): m for m in master_lists(last, pools)}
-    ki_round = ki_rounds(last, lists)[-1]
+    ki_round = ki_rounds(last)[-1]
     folder = RESULTS / "ki_month"
     folder.mkdir(parents=True, exist_ok=True)
     export = folder / "DTM_KI_Assessment_month.csv"

@@ -19,6 +19,7 @@ import argparse
 import atexit
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
@@ -48,14 +49,31 @@ select
 """
 
 
+SAMPLE_FILE_WORDS = {
+    "master_list": "master lists",
+    "ki_report": "KI exports",
+    "cluster_sheet": "cluster workbooks",
+}
+
+
 def generate_sample(landing_dir: Path, scale: int = 1) -> None:
     from orchestration.sample.generator import generate
 
     started = time.perf_counter()
     times = "" if scale == 1 else f" at {scale}x locations"
     print(f"Generating the sample landing zone{times} in {landing_dir} …", flush=True)
-    written = generate(landing_dir, scale=scale)
-    print(f"  {len(written)} master lists written in {time.perf_counter() - started:.1f} s", flush=True)
+
+    def progress(lists: int, total: int) -> None:
+        if lists % 40 == 0:  # a line every few seconds
+            print(f"  {lists} of {total} master lists written", flush=True)
+
+    written = generate(landing_dir, scale=scale, progress=progress)
+    families = Counter(landing.family_of(path) for path in written)
+    print(
+        f"  {len(written)} files written in {time.perf_counter() - started:.1f} s: "
+        + ", ".join(f"{count} {SAMPLE_FILE_WORDS[family]}" for family, count in families.items()),
+        flush=True,
+    )
 
 
 LOG_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +29,7 @@ from orchestration.sample import targets as tg
 from orchestration.sample.apportion import largest_remainder
 from orchestration.sample.cluster_sheets import generate_cluster_workbooks
 from orchestration.sample.ki_reports import KI_ROUNDS, KiRound, generate_ki_exports
+from orchestration.sample.pool import sample_pool
 
 SEED = 20140401
 HOUSEHOLD_SIZE = 6  # DTM's standard household size while individuals were derived
@@ -587,7 +591,10 @@ def write_xlsx(master: MasterList, path: Path) -> None:
     workbook.close()
 
 
+@cache
 def history(scale: int = 1) -> tuple[list[tg.RoundTarget], dict[str, LocationPool]]:
+    """The rounds and the places their lists draw from (kept per process: the writers ask for
+    them once for every list they write)."""
     targets = tg.round_targets()
     sizes = plan_sizes(targets, scale)
     districts = _districts_by_governorate()
@@ -598,11 +605,27 @@ def history(scale: int = 1) -> tuple[list[tg.RoundTarget], dict[str, LocationPoo
     return targets, pools
 
 
+def list_types(target: tg.RoundTarget) -> tuple[str, ...]:
+    """The master lists a round publishes: returnee lists once returns begin."""
+    return ("idp", "returnee") if target.reporting_date >= tg.RETURNS_BEGIN else ("idp",)
+
+
 def master_lists(targets: list[tg.RoundTarget], pools: dict[str, LocationPool], scale: int = 1):
     for target in targets:
-        yield generate_master_list("idp", target, pools, scale)
-        if target.reporting_date >= tg.RETURNS_BEGIN:
-            yield generate_master_list("returnee", target, pools, scale)
+        for list_type in list_types(target):
+            yield generate_master_list(list_type, target, pools, scale)
+
+
+def write_master_list(landing: Path, list_type: str, round_index: int, xlsx: bool, scale: int) -> Path:
+    """Generate one master list (its own seed: lists do not depend on each other) and write it
+    as its round is published. The round is its index in the history, which repeats numbers."""
+    targets, pools = history(scale)
+    master = generate_master_list(list_type, targets[round_index], pools, scale)
+    number = master.target.round_number
+    as_xlsx = xlsx and number in XLSX_ROUNDS
+    path = landing / round_file_name(list_type, number, master.target.file_date, "xlsx" if as_xlsx else "csv")
+    (write_xlsx if as_xlsx else write_csv)(master, path)
+    return path
 
 
 def generate(
@@ -612,57 +635,55 @@ def generate(
     xlsx: bool = True,
     field_families: bool | None = None,
     scale: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Write the sample landing zone; `rounds` limits it to some round numbers (tests, bench),
-    `scale` multiplies the places every list names, with the same people (the bench's 10x).
+    `scale` multiplies the places every list names, with the same people (the bench's 10x);
+    `progress` is told (lists written, lists) as master lists are written.
 
     KI exports (the last twelve rounds written) and cluster workbooks come with the whole sample,
     or when `field_families` asks for them. A manifest of what was written lets a run key the
     sample's made-up informants with the documented sample secret."""
 
-    targets, pools = history(scale)
-    chosen = [t for t in targets if rounds is None or t.round_number in rounds]
+    targets, _ = history(scale)
+    chosen = [i for i, t in enumerate(targets) if rounds is None or t.round_number in rounds]
     with_field = rounds is None if field_families is None else field_families
-    ki_targets = {t.round_number for t in chosen[-KI_ROUNDS:]} if with_field else set()
+    jobs = [(list_type, i) for i in chosen for list_type in list_types(targets[i])]
     landing.mkdir(parents=True, exist_ok=True)
-    written = []
-    lists: dict[tuple[int, str], MasterList] = {}
-    for master in master_lists(chosen, pools, scale):
-        number = master.target.round_number
-        as_xlsx = xlsx and number in XLSX_ROUNDS
-        path = landing / round_file_name(
-            master.list_type, number, master.target.file_date, "xlsx" if as_xlsx else "csv"
-        )
-        (write_xlsx if as_xlsx else write_csv)(master, path)
-        written.append(path)
-        if number in ki_targets:
-            lists[(master.target.file_date.toordinal(), master.list_type)] = master
-    if with_field:
-        written += generate_ki_exports(landing, ki_rounds(chosen, lists))
-        written += generate_cluster_workbooks(landing)
+    report = progress or (lambda written, total: None)
+
+    with sample_pool(len(jobs)) as pool:
+        lists = [pool.submit(write_master_list, landing, t, i, xlsx, scale) for t, i in jobs]
+        done = itertools.count(1)
+        for future in lists:
+            future.add_done_callback(lambda _: report(next(done), len(jobs)))
+        field = []
+        if with_field:
+            numbers = {targets[i].round_number for i in chosen[-KI_ROUNDS:]}
+            ki = ki_rounds([targets[i] for i in chosen], numbers, scale)
+            field = generate_ki_exports(landing, ki, pool=pool) + generate_cluster_workbooks(landing)
+        written = [future.result() for future in lists] + field
     write_manifest(landing, written)
     return written
 
 
-def ki_rounds(chosen: list[tg.RoundTarget], lists: dict[tuple[int, str], MasterList]):
-    """The KI sample's rounds: each round's period and the locations of its master lists."""
+def ki_rounds(chosen: list[tg.RoundTarget], numbers: set[int] | None = None, scale: int = 1) -> list[KiRound]:
+    """The KI rounds among `chosen` (those numbered in `numbers`, else all): each round's period,
+    from the day after the round before it, and the locations of its master lists (made again
+    here from their seeds, as they were written)."""
+    _, pools = history(scale)
     result = []
     for previous, target in zip([None, *chosen], chosen, strict=False):
-        ordinal = target.file_date.toordinal()
-        if (ordinal, "idp") not in lists:
+        if numbers is not None and target.round_number not in numbers:
             continue
-        idp = lists[(ordinal, "idp")].frame[
-            ["location_id", "admin1_pcode", "district", "location_name", "households"]
-        ]
-        frame = idp.rename(columns={"households": "idp_hh"})
-        if (ordinal, "returnee") in lists:
-            returnee = (
-                lists[(ordinal, "returnee")]
-                .frame[["location_id", "admin1_pcode", "district", "location_name", "households"]]
-                .rename(columns={"households": "returnee_hh"})
-            )
+        columns = ["location_id", "admin1_pcode", "district", "location_name", "households"]
+        lists = {t: generate_master_list(t, target, pools, scale).frame[columns] for t in list_types(target)}
+        frame = lists["idp"].rename(columns={"households": "idp_hh"})
+        if "returnee" in lists:
             frame = frame.merge(
-                returnee, how="outer", on=["location_id", "admin1_pcode", "district", "location_name"]
+                lists["returnee"].rename(columns={"households": "returnee_hh"}),
+                how="outer",
+                on=["location_id", "admin1_pcode", "district", "location_name"],
             )
         frame = frame.fillna({"idp_hh": 0, "returnee_hh": 0}).astype({"idp_hh": int, "returnee_hh": int})
         start = (previous.file_date + timedelta(days=1)) if previous else target.file_date.replace(day=1)
