@@ -10,6 +10,7 @@ import pytest
 
 from orchestration.reference import read_seed
 from orchestration.sample import generator as g
+from orchestration.sample import pool
 from orchestration.sample import targets as tg
 
 
@@ -124,9 +125,12 @@ def test_location_ids_follow_dtm_codes_and_are_unique_per_list(lists):
         assert ids.str.len().eq(7).all() and ids.str[:4].isin(codes).all()
 
 
-def test_the_same_seed_writes_the_same_bytes(tmp_path):
+def test_the_same_seed_writes_the_same_bytes(tmp_path, monkeypatch):
+    """In worker processes (as the whole sample is written) and in this one, the same files."""
     rounds = {88, 119, 120}
+    monkeypatch.setattr(pool, "POOL_FROM_FILES", 1)
     first = g.generate(tmp_path / "a", rounds, field_families=True)
+    monkeypatch.setattr(pool, "POOL_FROM_FILES", 10**6)
     second = g.generate(tmp_path / "b", rounds, field_families=True)
     digest = [hashlib.sha256(p.read_bytes()).hexdigest() for p in first]
     assert digest == [hashlib.sha256(p.read_bytes()).hexdigest() for p in second]
