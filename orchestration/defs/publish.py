@@ -2,6 +2,8 @@
 and files for people (the monthly schedule is in jobs.py), and any publishable round's folder
 on request (the publish_chosen_round job)."""
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 from pydantic import Field
 
@@ -10,9 +12,12 @@ from orchestration.defs.dbt import dtm_dbt_models
 from orchestration.defs.dbt_project import dbt_project
 from orchestration.defs.partitions import WAREHOUSE_POOL
 from orchestration.defs.resources import WarehouseResource
-from orchestration.publish import postgres_marts, publication
+from orchestration.publish import publication
 from orchestration.publish.publication import NothingToPublish, Publication
-from orchestration.publish.warehouse_file import LATEST
+from orchestration.publish.warehouse_file import LATEST, PUBLISHED_SCHEMA
+
+if TYPE_CHECKING:
+    from orchestration.publish.postgres_marts import PostgresPublication
 
 PUBLICATION = dg.AssetKey(["publication", "dtm_round_publication"])
 POSTGRES_MARTS = dg.AssetKey(["publication", "postgres_marts"])
@@ -92,7 +97,11 @@ def publish_round_folder(context: dg.OpExecutionContext, config: RoundConfig, wa
     return dg.Output(None, metadata=_metadata(done))
 
 
-def serve_from_postgres(context, warehouse: WarehouseResource) -> postgres_marts.PostgresPublication:
+def serve_from_postgres(context, warehouse: WarehouseResource) -> "PostgresPublication":
+    # psycopg is imported where a server is named, not by every process that loads the
+    # definitions (a quarter of a second each).
+    from orchestration.publish import postgres_marts
+
     try:
         return postgres_marts.publish_marts(
             warehouse.published / LATEST,
@@ -123,7 +132,7 @@ def postgres_marts_asset(
         metadata={
             "round": done.partition_key,
             "server": done.server,
-            "schema": postgres_marts.PUBLISHED_SCHEMA,
+            "schema": PUBLISHED_SCHEMA,
             "reader_role": settings.marts_reader_role(),
             "tables": len(done.rows),
             "rows": sum(done.rows.values()),

@@ -31,7 +31,7 @@ def finish(process: subprocess.Popen, folder: Path) -> list[Path]:
 
 
 def main(argv: list[str]) -> None:
-    from orchestration.publish.report import write_charts
+    from orchestration.publish.charts import write_charts
     from orchestration.publish.warehouse_file import quiet_connect
 
     published, folder, partition_key = argv
