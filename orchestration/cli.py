@@ -26,7 +26,7 @@ import dagster as dg
 import duckdb
 from dagster._core.execution.execution_result import ExecutionResult
 
-from orchestration import landing, review, settings, writer_lock
+from orchestration import dbt_server, landing, review, settings, writer_lock
 from orchestration.attributed_runs import RunSequence, execute
 from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME, partition_range_tags, plan_runs
 from orchestration.landing_state import observe, state_path
@@ -94,6 +94,8 @@ def load_rounds(
         print("No round files to load.", file=sys.stderr)
         return None
     instance.add_dynamic_partitions(ROUNDS_PARTITIONS_NAME, new_keys)
+    # The build after the load runs: its dbt imports itself on the other core meanwhile.
+    dbt_server.start()
     results = []
     for group in groups:
         print(f"Loading {len(group)} round(s), {group[0]} … {group[-1]}, in one run", flush=True)
@@ -107,6 +109,7 @@ def load_rounds(
 def build_marts(defs: dg.Definitions, instance: dg.DagsterInstance) -> ExecutionResult:
     """dbt for the rounds whose batches or sign-off changed since the last build."""
     print("Building the marts (dbt) of the rounds that changed", flush=True)
+    dbt_server.start()
     return _run(defs, instance, "build_marts")
 
 

@@ -11,15 +11,29 @@ so a new warehouse's first build starts from that parse.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
-from orchestration import process_exit
+from orchestration import dbt_server, process_exit
 
 WAREHOUSE_VARIABLE = "DTM_WAREHOUSE_PATH"
 
 
 def main() -> None:
     process_exit.arm()
+    # The dbt that `dtm` started ahead of this build takes the command, if there is one.
+    if (code := dbt_server.delegate(sys.argv[1:])) is not None:
+        process_exit.finish(code)
+    try:
+        run_dbt()
+    except SystemExit as stop:  # how dbt's command line ends, with dbt's own exit code
+        if not isinstance(stop.code, int | None):
+            raise
+        process_exit.finish(stop.code)
+
+
+def run_dbt() -> None:
+    """dbt's command line on sys.argv, in the warehouse's folder; ends with SystemExit."""
     # Without a warehouse named, this is plain dbt (the profile's default warehouse).
     if named := os.environ.get(WAREHOUSE_VARIABLE):
         database = Path(named).resolve()
@@ -34,9 +48,5 @@ def main() -> None:
         os.environ[WAREHOUSE_VARIABLE] = database.name
     from dbt.cli.main import cli
 
-    try:
-        cli()
-    except SystemExit as stop:  # how dbt's command line ends, with dbt's own exit code
-        if not isinstance(stop.code, int | None):
-            raise
-        process_exit.finish(stop.code)
+    # Named as it was started (click would name it after the server's module, in the server).
+    cli(prog_name=Path(sys.argv[0]).name)
