@@ -33,9 +33,11 @@ $(NUX):
 	@echo "seen: 1" > $@
 
 # dbt's manifest is built ahead, never parsed when the code location loads. The warehouse is named
-# as dtm-dbt names it to dbt (its file name, from its folder), so builds keep this parse.
+# as dtm-dbt names it to dbt (its file name, from its folder), so builds keep this parse. Made
+# again only when the project or the environment changed (a phony prerequisite prepared it on
+# every make command).
 manifest: $(MANIFEST)
-$(MANIFEST): install $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
+$(MANIFEST): $(BIN)/dagster $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml dbt_project/profiles.yml orchestration/defs/dbt_project.py
 	cd dbt_project && DTM_WAREHOUSE_PATH=$$(basename $${DTM_WAREHOUSE_PATH:-dtm.duckdb}) ../$(BIN)/dagster-dbt project prepare-and-package --file ../orchestration/defs/dbt_project.py
 
 ## make run: install, generate the sample if the landing folder is empty, load every round, print a summary
