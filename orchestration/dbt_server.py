@@ -150,7 +150,9 @@ def serve(listener: socket.socket, path: Path, run: Callable[[], None]) -> None:
     (length,) = _LENGTH.unpack(header)
     payload = b""
     while len(payload) < length:
-        payload += connection.recv(length - len(payload))
+        if not (part := connection.recv(length - len(payload))):
+            os._exit(1)  # the client went away before its whole command came
+        payload += part
     request = json.loads(payload)
     for fd, standard in zip(fds, (0, 1, 2), strict=True):
         os.dup2(fd, standard)
