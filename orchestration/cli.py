@@ -94,7 +94,7 @@ def load_rounds(
         print("No round files to load.", file=sys.stderr)
         return None
     instance.add_dynamic_partitions(ROUNDS_PARTITIONS_NAME, new_keys)
-    # The build after the load runs: its dbt imports itself on the other core meanwhile.
+    # A build follows the load runs: its dbt is imported on the other core meanwhile.
     dbt_server.start()
     results = []
     for group in groups:
