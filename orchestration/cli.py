@@ -465,6 +465,9 @@ def publish_command_run(round_text: str | None) -> int:
 
 def decide_round(round_text: str, decision: str, by: str, note: str) -> int:
     """Record a sign-off or a rejection, rebuild a rejected round's marts, publish."""
+    # A build follows the decision: its dbt is imported on the other core while the definitions
+    # load (a refused decision ends the server with this process).
+    dbt_server.start()
     from orchestration.definitions import defs
 
     with connect(settings.warehouse_path()) as con:
