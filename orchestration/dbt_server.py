@@ -27,6 +27,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from orchestration import process_exit
+
 SERVER_VARIABLE = "DTM_DBT_SERVER"
 _LENGTH = struct.Struct("!Q")
 # What a dbt command imports before it runs (measured: 2.8 s of dbt-core, 0.6 s of the adapter).
@@ -135,6 +137,9 @@ def _remove(path: Path) -> None:
 def serve(listener: socket.socket, path: Path, run: Callable[[], None]) -> None:
     """Import dbt, wait for one command (or the end of this process's parent), run it with the
     client's pipes, folder and environment, and send back its exit code."""
+    # Armed before dbt is imported: its exit handlers (multiprocessing's among them, which
+    # releases the semaphores dbt made) run before the process ends without its teardown.
+    process_exit.arm()
     serving = threading.Event()
     threading.Thread(target=_end_with_parent, args=(os.dup(0), serving, path), daemon=True).start()
     for name in PRELOADED:
@@ -172,8 +177,10 @@ def serve(listener: socket.socket, path: Path, run: Callable[[], None]) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     connection.sendall(json.dumps({"exit": code}).encode() + b"\n")
-    # dbt's objects are left to the end of the process (process_exit.py says why).
-    os._exit(code)
+    # As dtm-dbt ends: the exit handlers run, dbt's objects are left (process_exit.py says why).
+    # Without the handlers, multiprocessing's resource tracker printed "leaked semaphore
+    # objects" into the build's log at the end of every build.
+    process_exit.finish(code)
 
 
 if __name__ == "__main__":
