@@ -32,6 +32,7 @@ from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME, partition_rang
 from orchestration.landing_state import observe, state_path
 from orchestration.publish.publication import choose_round
 from orchestration.publish.warehouse_file import LATEST
+from orchestration.quality import gate_worker
 from orchestration.warehouse import connect, ensure_raw_schema, warehouse_status
 
 SUMMARY_SQL = """
@@ -94,7 +95,9 @@ def load_rounds(
         print("No round files to load.", file=sys.stderr)
         return None
     instance.add_dynamic_partitions(ROUNDS_PARTITIONS_NAME, new_keys)
-    # A build follows the load runs: its dbt is imported on the other core meanwhile.
+    # The load runs' gates and the build that follows: GX and dbt are imported on the other core
+    # while the first load run reads its files.
+    gate_worker.start()
     dbt_server.start()
     results = []
     for group in groups:

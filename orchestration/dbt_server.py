@@ -13,6 +13,7 @@ a server that failed to start) `dtm-dbt` runs dbt itself.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib
 import json
 import os
@@ -31,6 +32,8 @@ from orchestration import process_exit
 
 SERVER_VARIABLE = "DTM_DBT_SERVER"
 _LENGTH = struct.Struct("!Q")
+# How much lower the server's priority is while it imports dbt (serve says why).
+IMPORT_NICENESS = 10
 # What a dbt command imports before it runs (measured: 2.8 s of dbt-core, 0.6 s of the adapter).
 PRELOADED = ("dbt.cli.main", "dbt.task.build", "dbt.parser.manifest", "dbt.adapters.duckdb")
 # The contracts dbt validates the project and profile against: each builds its JSON schema on
@@ -134,12 +137,23 @@ def _remove(path: Path) -> None:
     path.parent.rmdir()
 
 
+def _restore_priority() -> None:
+    """The build at the priority it was started with, where the system lets a process raise its
+    own again (root, or a nice limit that allows it); else it runs niced, which matters only
+    while the machine is busy with other work."""
+    with contextlib.suppress(PermissionError):
+        os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) - IMPORT_NICENESS)
+
+
 def serve(listener: socket.socket, path: Path, run: Callable[[], None]) -> None:
     """Import dbt, wait for one command (or the end of this process's parent), run it with the
     client's pipes, folder and environment, and send back its exit code."""
     # Armed before dbt is imported: its exit handlers (multiprocessing's among them, which
     # releases the semaphores dbt made) run before the process ends without its teardown.
     process_exit.arm()
+    # dbt is needed after the gates, GX (the gate worker, started beside this server) before
+    # them: on 2 cores the three imports at once made the first gate wait for GX.
+    os.nice(IMPORT_NICENESS)
     serving = threading.Event()
     threading.Thread(target=_end_with_parent, args=(os.dup(0), serving, path), daemon=True).start()
     for name in PRELOADED:
@@ -168,6 +182,7 @@ def serve(listener: socket.socket, path: Path, run: Callable[[], None]) -> None:
     os.environ.pop(SERVER_VARIABLE, None)
     os.chdir(request["cwd"])
     sys.argv = request["argv"]
+    _restore_priority()
     connection.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
     code = 0
     try:

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from orchestration.quality import gate_worker
 from orchestration.quality.field_frames import FIELD_FRAMES
 from orchestration.quality.frames import validation_frame
 from orchestration.settings import PROJECT_ROOT
@@ -52,7 +53,8 @@ def _import_on_first_use(name: str) -> None:
 
 
 @cache
-def _gx():
+def import_gx():
+    """GX, imported once (in the gate worker, ahead of the gates; else by the first gate)."""
     # GX is imported only when a gate runs, and never phones home.
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     for name in IMPORTED_ON_FIRST_USE:
@@ -102,7 +104,7 @@ def _columns_of(kwargs: dict) -> list[str]:
 
 def validate(frame: pd.DataFrame, suite: dict):
     """GX's validation result of the frame against the suite (JSON as in expectations/)."""
-    gx = _gx()
+    gx = import_gx()
     from great_expectations.expectations.registry import get_expectation_impl
 
     context = gx.get_context(mode="ephemeral")
@@ -156,18 +158,27 @@ def failures_of(result) -> list[Failure]:
     return failures
 
 
-def write_data_docs(result, outcome: GateOutcome, partitions: list[str], docs_dir: Path, label: str) -> Path:
-    """GX's HTML page of this validation, a CSV of its failures beside it, and a line in the
-    page of each round it covered (docs_dir/rounds/<partition>.md), so docs are kept per round."""
+def check_frame(frame: pd.DataFrame, suite: dict, render: bool) -> tuple[list[Failure], str | None]:
+    """The frame's failures against the suite and, with `render`, GX's HTML page of the
+    validation (what the gate worker computes; gate_worker.check says where it runs)."""
+    result = validate(frame, suite)
+    if not render:
+        return failures_of(result), None
     from great_expectations.render.renderer import ValidationResultsPageRenderer
     from great_expectations.render.view import DefaultJinjaPageView
 
+    return failures_of(result), DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result))
+
+
+def write_data_docs(
+    html: str, outcome: GateOutcome, partitions: list[str], docs_dir: Path, label: str
+) -> Path:
+    """GX's HTML page of this validation, a CSV of its failures beside it, and a line in the
+    page of each round it covered (docs_dir/rounds/<partition>.md), so docs are kept per round."""
     run_dir = docs_dir / "runs" / label
     run_dir.mkdir(parents=True, exist_ok=True)
     page = run_dir / f"{ALL_RAW_TABLES[outcome.list_type]}.html"
-    page.write_text(
-        DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result)), encoding="utf-8"
-    )
+    page.write_text(html, encoding="utf-8")
     pd.DataFrame([f.__dict__ for f in outcome.failures], columns=list(Failure.__dataclass_fields__)).to_csv(
         run_dir / f"{ALL_RAW_TABLES[outcome.list_type]}_failures.csv", index=False
     )
@@ -204,8 +215,7 @@ def gate_pending(
     build = FIELD_FRAMES.get(list_type)
     frame = build(con, pending) if build else validation_frame(con, list_type, pending)
     outcome.validated_rows = len(frame)
-    result = validate(frame, load_suite(list_type))
-    outcome.failures = failures_of(result)
+    outcome.failures, page = gate_worker.check(frame, load_suite(list_type), render=docs_dir is not None)
     errors: dict[str, list[Failure]] = defaultdict(list)
     for failure in outcome.failures:
         if failure.severity == "error":
@@ -224,7 +234,7 @@ def gate_pending(
         raise
     if docs_dir is not None:
         partitions = sorted({b.split("/")[0] for b in pending})
-        outcome.data_docs = write_data_docs(result, outcome, partitions, docs_dir, label)
+        outcome.data_docs = write_data_docs(page, outcome, partitions, docs_dir, label)
     outcome.seconds = round(time.perf_counter() - started, 2)
     return outcome
 

@@ -1,0 +1,85 @@
+"""The gate worker (GX imported ahead in a process of its own) gives the verdict a gate computes
+in its own process: the same failures, a Data Docs page, the gate's errors raised where it was
+asked; once it has gone, the gate validates in its own process. Every `dtm run` of the
+end-to-end tests gates through a worker too."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+FIXTURES = Path(__file__).parent / "fixtures" / "round_files"
+IDP_FIXTURE = FIXTURES / "Round88_Master_List_IDP_2018_01_31_IOM_DTM.csv"
+
+# In a process of its own, as `dtm` starts its worker.
+WORKER = """
+import dataclasses, json, os, signal, sys
+from pathlib import Path
+import duckdb
+from orchestration.quality import gate, gate_worker
+from orchestration.quality.frames import validation_frame
+from orchestration.readers.round_files import read_round_file
+from orchestration.warehouse import ensure_raw_schema, load_round_file
+
+con = duckdb.connect()
+ensure_raw_schema(con)
+path = Path(sys.argv[1])
+batch = load_round_file(con, read_round_file(path), path.name).batch_id
+broken = validation_frame(con, "idp", [batch])
+broken["location_id"] = broken["location_id"].astype(object)
+broken.loc[2, "location_id"] = None
+broken.loc[5, "location_id"] = "27A6001"
+suite = gate.load_suite("idp")
+
+gate_worker.start()
+served, page = gate_worker.check(broken, suite, render=True)
+gx_imported_here = "great_expectations" in sys.modules
+unknown = {"name": "x", "expectations": [{"type": "expect_nothing_of_the_kind", "kwargs": {}}]}
+try:
+    gate_worker.check(broken, unknown, render=False)
+    raised = None
+except Exception as error:
+    raised = type(error).__name__
+os.kill(gate_worker._worker.pid, signal.SIGKILL)
+gate_worker._worker.wait()
+alone, no_page = gate_worker.check(broken, suite, render=False)
+inline, inline_page = gate.check_frame(broken, suite, render=True)
+print(json.dumps({
+    "served": [dataclasses.asdict(f) for f in served],
+    "alone": [dataclasses.asdict(f) for f in alone],
+    "inline": [dataclasses.asdict(f) for f in inline],
+    "page": page, "no_page": no_page, "inline_page": inline_page,
+    "gx_imported_here": gx_imported_here, "raised": raised,
+    "broken_rows": [int(broken.loc[i, "source_row_number"]) for i in (2, 5)],
+}))
+"""
+
+
+def test_the_worker_gives_the_gates_own_verdict_and_the_gate_goes_on_without_it():
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER, str(IDP_FIXTURE)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.splitlines()[-1])
+    # the worker's failures are those of a gate in this process, row for row
+    null_row, regex_row = found["broken_rows"]
+    assert {(f["expectation"], tuple(f["sample_rows"])) for f in found["served"]} == {
+        ("expect_column_values_to_not_be_null", (null_row,)),
+        ("expect_column_values_to_match_regex", (regex_row,)),
+    }
+    assert found["served"] == found["inline"]
+    # its Data Docs page is GX's, naming what failed, as the gate's own
+    for page in (found["page"], found["inline_page"]):
+        assert page.lstrip().lower().startswith("<!doctype html") or "<html" in page.lower()
+        assert "regular expression" in page and "location_id" in page
+    assert found["no_page"] is None
+    # GX stayed in the worker: the process that asked never imported it
+    assert found["gx_imported_here"] is False
+    # a suite GX refuses fails in the process that asked, as the gate's own error
+    assert found["raised"] == "ExpectationNotFoundError"
+    # the worker gone (killed), the gate validated here, with the same verdict
+    assert found["alone"] == found["inline"]
