@@ -8,24 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.test_quality_gate import FIXTURE_FRAME_IN_ITS_OWN_PROCESS
+
 FIXTURES = Path(__file__).parent / "fixtures" / "round_files"
 IDP_FIXTURE = FIXTURES / "Round88_Master_List_IDP_2018_01_31_IOM_DTM.csv"
 
 # In a process of its own, as `dtm` starts its worker.
-WORKER = """
-import dataclasses, json, os, signal, sys
-from pathlib import Path
-import duckdb
+WORKER = (
+    FIXTURE_FRAME_IN_ITS_OWN_PROCESS
+    + """
+import dataclasses, json, os, signal
 from orchestration.quality import gate, gate_worker
-from orchestration.quality.frames import validation_frame
-from orchestration.readers.round_files import read_round_file
-from orchestration.warehouse import ensure_raw_schema, load_round_file
 
-con = duckdb.connect()
-ensure_raw_schema(con)
-path = Path(sys.argv[1])
-batch = load_round_file(con, read_round_file(path), path.name).batch_id
-broken = validation_frame(con, "idp", [batch])
 broken["location_id"] = broken["location_id"].astype(object)
 broken.loc[2, "location_id"] = None
 broken.loc[5, "location_id"] = "27A6001"
@@ -53,6 +47,7 @@ print(json.dumps({
     "broken_rows": [int(broken.loc[i, "source_row_number"]) for i in (2, 5)],
 }))
 """
+)
 
 
 def test_the_worker_gives_the_gates_own_verdict_and_the_gate_goes_on_without_it():

@@ -183,12 +183,13 @@ def test_sense_checks_flag_large_moves_against_the_previous_round(tmp_path):
     assert sense_check(con, "idp", [earlier.partition_key]) == []  # no previous round
 
 
-GATE_IN_ITS_OWN_PROCESS = """
+# A script's start (run with the IDP fixture's path): `broken`, the fixture's validation frame,
+# for the lines after it to break (test_gate_worker.py runs one too).
+FIXTURE_FRAME_IN_ITS_OWN_PROCESS = """
 import sys
 from pathlib import Path
 import duckdb
 from orchestration.quality.frames import validation_frame
-from orchestration.quality.gate import failures_of, load_suite, validate
 from orchestration.readers.round_files import read_round_file
 from orchestration.warehouse import ensure_raw_schema, load_round_file
 con = duckdb.connect()
@@ -196,10 +197,16 @@ ensure_raw_schema(con)
 path = Path(sys.argv[1])
 batch = load_round_file(con, read_round_file(path), path.name).batch_id
 broken = validation_frame(con, "idp", [batch])
+"""
+GATE_IN_ITS_OWN_PROCESS = (
+    FIXTURE_FRAME_IN_ITS_OWN_PROCESS
+    + """
+from orchestration.quality.gate import failures_of, load_suite, validate
 broken.loc[2, "location_id"] = None
 print(sorted({f.expectation for f in failures_of(validate(broken, load_suite("idp")))}))
 print("scipy.stats._stats_py" in sys.modules)
 """
+)
 
 
 def test_a_gate_finds_failures_without_loading_what_no_suite_uses():
