@@ -436,7 +436,10 @@ def _to_frame(
     header_index: int,
 ) -> pd.DataFrame:
     width = len(header)
-    cells = pd.DataFrame([row for _, row in body], dtype="string")
+    # Rows may stop short of the widest (trailing empty cells left out): padded here, as pandas
+    # 3 pads them with a warning and pandas 4 will refuse to.
+    widest = max((len(row) for _, row in body), default=0)
+    cells = pd.DataFrame([row + [None] * (widest - len(row)) for _, row in body], dtype="string")
     for position in range(cells.shape[1], width):
         cells[position] = pd.NA
     cells = cells.replace("", pd.NA)
