@@ -20,7 +20,6 @@ import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -28,10 +27,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from orchestration import process_exit
+from orchestration import helper_process, process_exit
+from orchestration.helper_process import LENGTH, read_exactly
 
 SERVER_VARIABLE = "DTM_DBT_SERVER"
-_LENGTH = struct.Struct("!Q")
 # How much lower the server's priority is while it imports dbt (serve says why).
 IMPORT_NICENESS = 10
 # What a dbt command imports before it runs (measured: 2.8 s of dbt-core, 0.6 s of the adapter).
@@ -78,11 +77,7 @@ def start() -> None:
 
 
 def _stop(process: subprocess.Popen, folder: Path) -> None:
-    process.stdin.close()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    helper_process.stop(process)
     shutil.rmtree(folder, ignore_errors=True)  # the server removes it once it has a command
 
 
@@ -100,7 +95,7 @@ def delegate(args: list[str]) -> int | None:
         return None
     request = json.dumps({"argv": [sys.argv[0], *args], "env": dict(os.environ), "cwd": os.getcwd()})
     payload = request.encode()
-    socket.send_fds(connection, [_LENGTH.pack(len(payload))], [0, 1, 2])
+    socket.send_fds(connection, [LENGTH.pack(len(payload))], [0, 1, 2])
     connection.sendall(payload)
     replies = connection.makefile("rb")
     started = replies.readline()
@@ -165,14 +160,12 @@ def serve(listener: socket.socket, path: Path, run: Callable[[], None]) -> None:
     serving.set()
     listener.close()
     _remove(path)
-    header, fds, _, _ = socket.recv_fds(connection, _LENGTH.size, 3)
-    (length,) = _LENGTH.unpack(header)
-    payload = b""
-    while len(payload) < length:
-        if not (part := connection.recv(length - len(payload))):
-            os._exit(1)  # the client went away before its whole command came
-        payload += part
-    request = json.loads(payload)
+    header, fds, _, _ = socket.recv_fds(connection, LENGTH.size, 3)
+    (length,) = LENGTH.unpack(header)
+    try:
+        request = json.loads(read_exactly(connection.makefile("rb"), length))
+    except EOFError:
+        os._exit(1)  # the client went away before its whole command came
     for fd, standard in zip(fds, (0, 1, 2), strict=True):
         os.dup2(fd, standard)
         os.close(fd)

@@ -19,20 +19,19 @@ import atexit
 import os
 import pickle
 import signal
-import struct
 import subprocess
 import sys
 import threading
 from typing import IO, TYPE_CHECKING, Any
 
-from orchestration import process_exit
+from orchestration import helper_process, process_exit
+from orchestration.helper_process import LENGTH, read_exactly
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from orchestration.quality.gate import Failure
 
-_LENGTH = struct.Struct("!Q")
 _worker: subprocess.Popen | None = None
 _lock = threading.Lock()
 
@@ -45,15 +44,7 @@ def start() -> None:
     _worker = subprocess.Popen(
         [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0
     )
-    atexit.register(_stop, _worker)
-
-
-def _stop(worker: subprocess.Popen) -> None:
-    worker.stdin.close()
-    try:
-        worker.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        worker.kill()
+    atexit.register(helper_process.stop, _worker)
 
 
 def check(frame: pd.DataFrame, suite: dict, render: bool) -> tuple[list[Failure], str | None]:
@@ -79,23 +70,13 @@ def check(frame: pd.DataFrame, suite: dict, render: bool) -> tuple[list[Failure]
 
 def _send(stream: IO[bytes], value: Any) -> None:
     payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_LENGTH.pack(len(payload)) + payload)
+    stream.write(LENGTH.pack(len(payload)) + payload)
     stream.flush()
 
 
 def _receive(stream: IO[bytes]) -> Any:
-    header = _read_exactly(stream, _LENGTH.size)
-    return pickle.loads(_read_exactly(stream, _LENGTH.unpack(header)[0]))
-
-
-def _read_exactly(stream: IO[bytes], size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        part = stream.read(size - len(data))
-        if not part:
-            raise EOFError
-        data += part
-    return data
+    (length,) = LENGTH.unpack(read_exactly(stream, LENGTH.size))
+    return pickle.loads(read_exactly(stream, length))
 
 
 def serve() -> None:
