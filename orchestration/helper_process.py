@@ -11,6 +11,15 @@ from typing import IO
 LENGTH = struct.Struct("!Q")
 
 
+def write_message(stream: IO[bytes], payload: bytes) -> None:
+    """The payload after its length, every byte: a pipe's write can be cut short (a signal
+    handled while it waits for the reader), and the rest is written after it."""
+    remaining = memoryview(LENGTH.pack(len(payload)) + payload)
+    while remaining:
+        remaining = remaining[stream.write(remaining) :]
+    stream.flush()
+
+
 def read_exactly(stream: IO[bytes], size: int) -> bytes:
     """`size` bytes from the stream; EOFError if it ends first (the other side has gone)."""
     data = b""

@@ -50,16 +50,21 @@ print(json.dumps({
 )
 
 
-def test_the_worker_gives_the_gates_own_verdict_and_the_gate_goes_on_without_it():
+def in_its_own_process(script: str) -> dict:
+    """The script run on the IDP fixture in a process of its own; what it printed last (JSON)."""
     done = subprocess.run(
-        [sys.executable, "-c", WORKER, str(IDP_FIXTURE)],
+        [sys.executable, "-c", script, str(IDP_FIXTURE)],
         capture_output=True,
         text=True,
         cwd=Path(__file__).resolve().parents[1],
-        timeout=300,
+        timeout=120,  # a hang fails the test instead of stopping the suite
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    found = json.loads(done.stdout.splitlines()[-1])
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_the_worker_gives_the_gates_own_verdict_and_the_gate_goes_on_without_it():
+    found = in_its_own_process(WORKER)
     # the worker's failures are those of a gate in this process, row for row
     null_row, regex_row = found["broken_rows"]
     assert {(f["expectation"], tuple(f["sample_rows"])) for f in found["served"]} == {
@@ -78,3 +83,52 @@ def test_the_worker_gives_the_gates_own_verdict_and_the_gate_goes_on_without_it(
     assert found["raised"] == "ExpectationNotFoundError"
     # the worker gone (killed), the gate validated here, with the same verdict
     assert found["alone"] == found["inline"]
+
+
+# A frame of several MB, sent while the worker reads nothing (stopped) and a signal handler runs
+# in the asking thread: the pipe's write is cut short, and the rest must still be sent.
+INTERRUPTED = (
+    FIXTURE_FRAME_IN_ITS_OWN_PROCESS
+    + """
+import dataclasses, json, os, signal, threading, time
+import pandas as pd
+from orchestration.quality import gate, gate_worker
+
+broken.loc[2, "location_id"] = None
+large = pd.concat([broken] * 400, ignore_index=True)
+suite = gate.load_suite("idp")
+signal.signal(signal.SIGUSR1, lambda *_: None)
+gate_worker.start()
+asking = threading.main_thread().ident
+
+def interrupt():
+    os.kill(gate_worker._worker.pid, signal.SIGSTOP)
+    time.sleep(0.5)
+    for _ in range(3):
+        signal.pthread_kill(asking, signal.SIGUSR1)
+        time.sleep(0.1)
+    os.kill(gate_worker._worker.pid, signal.SIGCONT)
+
+threading.Thread(target=interrupt).start()
+served, _ = gate_worker.check(large, suite, render=False)
+inline, _ = gate.check_frame(large, suite, render=False)
+print(json.dumps({
+    "served": [dataclasses.asdict(f) for f in served],
+    "inline": [dataclasses.asdict(f) for f in inline],
+    "worker_alive": gate_worker._worker.poll() is None,
+}))
+"""
+)
+
+
+def test_a_request_cut_short_by_a_signal_is_sent_whole():
+    """A signal (Ctrl-Z and fg, a handler's signal) during a large request's write cut the
+    pipe's write short and left both processes waiting for each other, for ever."""
+    found = in_its_own_process(INTERRUPTED)
+    assert found["worker_alive"] is True  # answered by the worker, not by the fallback
+    assert found["served"] == found["inline"]
+    # the null the frame was given, and its 400 copies' rows repeated
+    assert {f["expectation"] for f in found["served"]} == {
+        "expect_column_values_to_not_be_null",
+        "expect_compound_columns_to_be_unique",
+    }

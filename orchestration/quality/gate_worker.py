@@ -25,7 +25,7 @@ import threading
 from typing import IO, TYPE_CHECKING, Any
 
 from orchestration import helper_process, process_exit
-from orchestration.helper_process import LENGTH, read_exactly
+from orchestration.helper_process import LENGTH, read_exactly, write_message
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,9 +69,7 @@ def check(frame: pd.DataFrame, suite: dict, render: bool) -> tuple[list[Failure]
 
 
 def _send(stream: IO[bytes], value: Any) -> None:
-    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(LENGTH.pack(len(payload)) + payload)
-    stream.flush()
+    write_message(stream, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _receive(stream: IO[bytes]) -> Any:
