@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +28,12 @@ STORAGE_VERSION = "v1.0.0"
 PUBLISHED_SCHEMA = "marts"
 LATEST = "dtm_latest.duckdb"
 KEEP_ROUNDS = 3
+# DuckDB keeps every block a connection reads until its limit, 80% of the machine's memory: the
+# publication read both files' blocks (fingerprints of every round) and `dtm run` peaked at 619 MB
+# there. Its queries stream (scans, per-round sums, inserts, COPY), so a bound evicts blocks read
+# instead of failing: 425 MB, the publication no slower (measured). What does not fit spills to
+# a folder of the machine's temporary directory, removed when the connection closes.
+PUBLICATION_MEMORY_LIMIT = "128MB"
 # publication_info's description ("") and its columns': the table is written here, not by dbt.
 PUBLICATION_INFO = {
     "": "The round this file publishes and when; who signed it off where its figures moved beyond "
@@ -47,9 +55,12 @@ PUBLICATION_INFO = {
 
 def quiet_connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A connection (read-only to `path`, or in memory) for the publication: no progress bar on
-    stdout for its long queries (`dtm run`'s output is a summary people read), and timestamps in
-    UTC in every file it writes (CSV, workbook, report), whatever the machine's time zone."""
-    con = duckdb.connect(str(path), read_only=True) if path else duckdb.connect()
+    stdout for its long queries (`dtm run`'s output is a summary people read), timestamps in
+    UTC in every file it writes (CSV, workbook, report), whatever the machine's time zone, and
+    its memory bounded (PUBLICATION_MEMORY_LIMIT), spilling outside the published folder."""
+    spill = Path(tempfile.gettempdir()) / f"dtm-publication-{uuid.uuid4().hex}"
+    config = {"memory_limit": PUBLICATION_MEMORY_LIMIT, "temp_directory": str(spill)}
+    con = duckdb.connect(str(path) if path else ":memory:", read_only=path is not None, config=config)
     con.execute("set enable_progress_bar = false")
     con.execute("set TimeZone = 'UTC'")
     return con
