@@ -44,8 +44,9 @@ def test_build_arguments_per_scope():
     vars_ = ["--vars", json.dumps(DBT_VARS)]
     changed = BuildScope(["IRQ-conflict-R134-2024-12"], frozenset({"dtm_idp_master_list"}), False)
     args = dbt_build_args(changed, manifest)
-    assert args[:3] == ["build", *vars_] and args[3] == "--exclude"
-    excluded = args[4].split()
+    # a round's build, one node at a time
+    assert args[:5] == ["build", *vars_, "--threads", "1"] and args[5] == "--exclude"
+    excluded = args[6].split()
     assert excluded[:2] == ["resource_type:seed", "resource_type:unit_test"]
     assert "project_beneficiaries_vs_budget" in excluded and "idps_by_governorate" not in excluded
     # nothing known to have changed: every model and test, seeds and unit tests still per project
@@ -53,6 +54,18 @@ def test_build_arguments_per_scope():
     assert unknown == ["build", *vars_, "--exclude", "resource_type:seed resource_type:unit_test"]
     # later assets of the run depend on every model: all of them, and the seeds
     whole = BuildScope(["IRQ-conflict-R134-2024-12"], frozenset({"round_reviews"}), False, whole_project=True)
-    assert dbt_build_args(whole, manifest) == ["build", *vars_, "--exclude", "resource_type:unit_test"]
+    assert dbt_build_args(whole, manifest) == [
+        "build",
+        *vars_,
+        "--threads",
+        "1",
+        "--exclude",
+        "resource_type:unit_test",
+    ]
+    # many rounds (the whole sample's first build): the profile's threads
+    many = BuildScope(
+        [f"IRQ-conflict-R{n}-2024-12" for n in range(4)], frozenset({"round_reviews"}), False, True
+    )
+    assert dbt_build_args(many, manifest) == ["build", *vars_, "--exclude", "resource_type:unit_test"]
     # the project changed: everything, from scratch, with the same --vars (partial parsing kept)
     assert dbt_build_args(BuildScope([], frozenset(), True), manifest) == ["build", *vars_, "--full-refresh"]
