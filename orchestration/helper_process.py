@@ -20,6 +20,12 @@ def write_message(stream: IO[bytes], payload: bytes) -> None:
     stream.flush()
 
 
+def read_message(stream: IO[bytes]) -> bytes:
+    """The next payload `write_message` wrote; EOFError if the stream ends first."""
+    (length,) = LENGTH.unpack(read_exactly(stream, LENGTH.size))
+    return read_exactly(stream, length)
+
+
 def read_exactly(stream: IO[bytes], size: int) -> bytes:
     """`size` bytes from the stream; EOFError if it ends first (the other side has gone)."""
     data = b""

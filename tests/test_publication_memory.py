@@ -4,6 +4,7 @@ default keeps them up to 80% of the machine's memory); it spills outside the pub
 and leaves nothing behind."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -50,7 +51,7 @@ def test_a_publication_reads_both_files_whole_and_holds_a_fraction_of_them(tmp_p
         files = [str(published / base), str(published / target)]
         done = subprocess.run(
             [sys.executable, "-c", PUBLISH, str(working), limit, *files],
-            env={"TMPDIR": str(spills), "PATH": "/usr/bin:/bin"},
+            env={**os.environ, "TMPDIR": str(spills)},
             cwd=cwd,
             capture_output=True,
             text=True,

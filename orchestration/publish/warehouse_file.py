@@ -31,8 +31,8 @@ KEEP_ROUNDS = 3
 # DuckDB keeps every block a connection reads until its limit, 80% of the machine's memory: the
 # publication read both files' blocks (fingerprints of every round) and `dtm run` peaked at 619 MB
 # there. Its queries stream (scans, per-round sums, inserts, COPY), so a bound evicts blocks read
-# instead of failing: 425 MB, the publication no slower (measured). What does not fit spills to
-# a folder of the machine's temporary directory, removed when the connection closes.
+# instead of failing: 432-439 MB, the publication no slower (measured, interleaved). What does
+# not fit spills to a folder of the machine's temporary directory, removed at close.
 PUBLICATION_MEMORY_LIMIT = "128MB"
 # publication_info's description ("") and its columns': the table is written here, not by dbt.
 PUBLICATION_INFO = {

@@ -25,7 +25,7 @@ import threading
 from typing import IO, TYPE_CHECKING, Any
 
 from orchestration import helper_process, process_exit
-from orchestration.helper_process import LENGTH, read_exactly, write_message
+from orchestration.helper_process import read_message, write_message
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,8 +73,7 @@ def _send(stream: IO[bytes], value: Any) -> None:
 
 
 def _receive(stream: IO[bytes]) -> Any:
-    (length,) = LENGTH.unpack(read_exactly(stream, LENGTH.size))
-    return pickle.loads(read_exactly(stream, length))
+    return pickle.loads(read_message(stream))
 
 
 def serve() -> None:
