@@ -1,9 +1,11 @@
 """dbt as the builds run it (dtm-dbt, the project's profile and flags): its DuckDB is bounded, at
-2 GB or at DTM_DBT_MEMORY_LIMIT.
+2 GB or at DTM_DBT_MEMORY_LIMIT, and it sends no usage statistics.
 
 Without a bound DuckDB keeps every block it reads, up to 80% of the machine's memory: the 6x
 sample's first build held 3,968 MB, and 2,131 MB under the bound, no slower (it spills instead).
-"""
+dbt's usage statistics are on unless a project turns them off: every command wrote a cookie
+(.user.yml) beside the profile and posted events to dbt Labs' collector, which nothing here may
+reach."""
 
 import json
 import os
@@ -22,7 +24,8 @@ PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
 
 def dbt_memory_limit(folder: Path, **variables: str) -> str:
     """The memory limit of the DuckDB that dbt opens on a warehouse in `folder`, from the parse
-    `make manifest` prepared (with the builds' --vars); the profile is read from `folder`."""
+    `make manifest` prepared (with the builds' --vars); the profile is read from `folder`, where
+    dbt would leave its usage-statistics cookie."""
     target = folder / "target"
     target.mkdir(parents=True)
     shutil.copy(PROJECT / "target" / "partial_parse.msgpack", target)
@@ -57,3 +60,5 @@ def duckdb_shows(limit: str) -> str:
 def test_dbts_duckdb_is_bounded_at_2_gb_unless_another_bound_is_set(tmp_path):
     assert dbt_memory_limit(tmp_path / "default") == duckdb_shows("2GB")
     assert dbt_memory_limit(tmp_path / "set", DTM_DBT_MEMORY_LIMIT="300MB") == duckdb_shows("300MB")
+    # no usage-statistics cookie: dbt's tracking, which posts each command's events, is off
+    assert not list(tmp_path.rglob(".user.yml"))
