@@ -184,3 +184,28 @@ def test_the_landing_scan_groups_files_by_round_and_skips_lock_files(fixtures_di
     unassigned = [f.name for f in files if f.round_id is None]
     assert unassigned == ["notes.docx"]
     assert "not a family the warehouse loads" in str(landing.unassigned_rejection(files[-1]))
+
+
+# Cells the fast path of the totals check must take, and cells it must leave to the cell-by-cell
+# path (which parses separators and names a bad cell): spaces, signs, separators, decimals, other
+# scripts' digits, line ends, empty text, a count too large for 64 bits.
+COUNT_CELLS = ["0", "7", "-3", "007", "-0", "1234567"]
+NOT_PLAIN_CELLS = ["", "-", "1-2", "--5", " 5", "5 ", "+5", "1_000", "1,000", "6.0", "\u0663", "12\n", "1\n2"]
+
+
+@pytest.mark.parametrize("odd", [None, *NOT_PLAIN_CELLS, "99999999999999999999"])
+def test_the_totals_fast_path_sums_plain_counts_only(odd):
+    import re
+
+    import pandas as pd
+
+    from orchestration.readers.round_files import _PLAIN_COUNT, _plain_sums
+
+    cells = {"households": [*COUNT_CELLS, None], "individuals": [*reversed(COUNT_CELLS), odd]}
+    frame = pd.DataFrame(cells, dtype="string")
+    sums = _plain_sums(frame, ["households", "individuals"])
+    plain = odd is None or (re.fullmatch(_PLAIN_COUNT, odd) and abs(int(odd)) < 2**63)
+    if not plain:
+        assert sums is None
+        return
+    assert sums == {name: sum(int(c) for c in column if c is not None) for name, column in cells.items()}

@@ -35,6 +35,8 @@ _TOTALS = re.compile(r"^\s*totals?\b", re.IGNORECASE)
 _LOCATIONS_IN_TOTALS = re.compile(r"locations?\s*:?\s*([\d,.\s]+)", re.IGNORECASE)
 # A count cell the fast path of the totals check may sum as it is.
 _PLAIN_COUNT = r"-?[0-9]+"
+# What the fast path finds in the count cells, joined a cell a line, when one is not plain.
+_NOT_PLAIN_COUNTS = re.compile(r"[^0-9\n-]")
 
 
 class RejectedFile(Exception):
@@ -525,16 +527,23 @@ def _check_totals(
 
 def _plain_sums(frame: pd.DataFrame, columns: list[str]) -> dict[str, int] | None:
     """Every count column summed at once, when all cells are plain whole numbers (the usual
-    case); None sends the file down the cell-by-cell path, which names a bad cell."""
-    cells = frame[columns].stack()
-    if not cells.str.fullmatch(_PLAIN_COUNT).all():
+    case); None sends the file down the cell-by-cell path, which names a bad cell.
+
+    A plain count is `-?[0-9]+`. The cells are checked as one text, a cell a line: no other
+    character and no line end inside a cell; int() then refuses the rest ('', '-', '1-2').
+    One pass in C, not a regular expression per cell: the largest list of the 6x sample's
+    totals check took 0.82 s, half of reading the file, and takes 0.23 s."""
+    if not columns:
+        return {}
+    cells = np.concatenate([frame[c].to_numpy(dtype=object, na_value="0") for c in columns])
+    text = "\n".join(cells.tolist())
+    if _NOT_PLAIN_COUNTS.search(text) or text.count("\n") != max(len(cells) - 1, 0):
         return None
-    block = frame[columns].to_numpy(dtype=object, na_value="0")
     try:
-        numbers = block.astype(np.int64)
+        numbers = cells.astype(np.int64).reshape(len(columns), len(frame))
     except (ValueError, TypeError, OverflowError):
         return None
-    return dict(zip(columns, numbers.sum(axis=0).tolist(), strict=True))
+    return dict(zip(columns, numbers.sum(axis=1).tolist(), strict=True))
 
 
 def _column_sum(column: pd.Series) -> tuple[int, int | None]:
