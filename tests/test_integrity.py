@@ -5,7 +5,9 @@ loading the same landing folder again changes no table. Real fixture files, a re
 import logging
 import shutil
 import struct
+import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -13,7 +15,7 @@ import openpyxl
 import pytest
 
 from orchestration import landing, warehouse
-from orchestration.loading import load_rounds
+from orchestration.loading import READ_AHEAD, load_rounds, read_ahead
 from orchestration.quality.gate import gate_pending
 from orchestration.readers.round_files import RejectedFile, read_round_file
 from orchestration.warehouse import connect, ensure_raw_schema, load_round_file, warehouse_status
@@ -162,3 +164,21 @@ def test_loading_the_same_landing_folder_three_times_changes_no_table(fixtures_d
         report = load_rounds(database, landing_dir, keys, label, LOG)
         assert {o.status for o in report.outcomes} == {"unchanged"}
         assert table_checksums(database) == first
+
+
+def test_files_are_read_at_most_read_ahead_files_before_the_one_being_loaded():
+    """A loader slower than its readers holds a few files' rows, not every file's (the 6x
+    sample's reads piled up in `dtm run`'s process when every read was queued at once)."""
+    started: list[int] = []
+
+    def read(item: int) -> int:
+        started.append(item)
+        return item * 10
+
+    loaded = []
+    with ThreadPoolExecutor(2) as pool:
+        for position, value in enumerate(read_ahead(pool, read, range(20), READ_AHEAD)):
+            time.sleep(0.01)  # loading is slower than reading
+            assert max(started) <= position + READ_AHEAD
+            loaded.append(value)
+    assert loaded == [item * 10 for item in range(20)]
