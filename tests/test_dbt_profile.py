@@ -11,15 +11,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 
 from orchestration.dbt_scope import DBT_VARS_ARGS
+from orchestration.defs.dbt import DBT_EXECUTABLE
+from orchestration.defs.dbt_project import dbt_project
 
-DTM_DBT = Path(sys.executable).with_name("dtm-dbt")
-PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
+PROJECT = dbt_project.project_dir
 
 
 def dbt_memory_limit(folder: Path, **variables: str) -> str:
@@ -28,7 +28,7 @@ def dbt_memory_limit(folder: Path, **variables: str) -> str:
     dbt would leave its usage-statistics cookie."""
     target = folder / "target"
     target.mkdir(parents=True)
-    shutil.copy(PROJECT / "target" / "partial_parse.msgpack", target)
+    shutil.copy(PROJECT / dbt_project.target_path / "partial_parse.msgpack", target)
     shutil.copy(PROJECT / "profiles.yml", folder)
     env = {
         **{name: value for name, value in os.environ.items() if not name.startswith(("DTM_", "DBT_"))},
@@ -40,7 +40,7 @@ def dbt_memory_limit(folder: Path, **variables: str) -> str:
     }
     query = "select current_setting('memory_limit') as memory_limit"
     done = subprocess.run(
-        [str(DTM_DBT), "--quiet", "show", *DBT_VARS_ARGS, "--inline", query, "--output", "json"],
+        [DBT_EXECUTABLE, "--quiet", "show", *DBT_VARS_ARGS, "--inline", query, "--output", "json"],
         cwd=PROJECT,
         env=env,
         capture_output=True,

@@ -2,13 +2,15 @@
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from orchestration import landing
-from orchestration.readers.round_files import RejectedFile, read_round_file
+from orchestration.readers.round_files import _PLAIN_COUNT, RejectedFile, _plain_sums, read_round_file
 
 # fixture → (list type, round, month, sheet, header row, locations)
 EXPECTED = {
@@ -195,12 +197,6 @@ NOT_PLAIN_CELLS = ["", "-", "1-2", "--5", " 5", "5 ", "+5", "1_000", "1,000", "6
 
 @pytest.mark.parametrize("odd", [None, *NOT_PLAIN_CELLS, "99999999999999999999"])
 def test_the_totals_fast_path_sums_plain_counts_only(odd):
-    import re
-
-    import pandas as pd
-
-    from orchestration.readers.round_files import _PLAIN_COUNT, _plain_sums
-
     cells = {"households": [*COUNT_CELLS, None], "individuals": [*reversed(COUNT_CELLS), odd]}
     frame = pd.DataFrame(cells, dtype="string")
     sums = _plain_sums(frame, ["households", "individuals"])
