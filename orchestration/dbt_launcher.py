@@ -46,7 +46,12 @@ def run_dbt() -> None:
             os.environ.setdefault("DBT_PROFILES_DIR", str(here))
         os.chdir(database.parent)
         os.environ[WAREHOUSE_VARIABLE] = database.name
+    # Imported here, as dbt is: a dtm-dbt that hands its command to the server never loads dbt.
     from dbt.cli.main import cli
+
+    from orchestration.dbt_log_lines import write_only_kept_lines
+
+    write_only_kept_lines()
 
     # Named as it was started (click would name it after the server's module, in the server).
     cli(prog_name=Path(sys.argv[0]).name)
