@@ -49,9 +49,9 @@ def run_dbt() -> None:
     # Imported here, as dbt is: a dtm-dbt that hands its command to the server never loads dbt.
     from dbt.cli.main import cli
 
-    from orchestration.dbt_log_lines import write_only_kept_lines
+    from orchestration.dbt_log_lines import make_only_written_lines
 
-    write_only_kept_lines()
+    make_only_written_lines()
 
     # Named as it was started (click would name it after the server's module, in the server).
     cli(prog_name=Path(sys.argv[0]).name)
