@@ -96,7 +96,7 @@ def load_rounds(
         return None
     instance.add_dynamic_partitions(ROUNDS_PARTITIONS_NAME, new_keys)
     # The load runs' gates and the build that follows: GX and dbt are imported on the other core
-    # while the first load run reads its files.
+    # while the first load run reads its files (`dtm run` started the gates' worker already).
     gate_worker.start()
     dbt_server.start()
     results = []

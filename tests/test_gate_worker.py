@@ -4,6 +4,7 @@ asked; once it has gone, the gate validates in its own process. Every `dtm run` 
 end-to-end tests gates through a worker too."""
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -132,3 +133,37 @@ def test_a_request_cut_short_by_a_signal_is_sent_whole():
         "expect_column_values_to_not_be_null",
         "expect_compound_columns_to_be_unique",
     }
+
+
+# Two processes that end as `dtm run` ends: one never asks its worker (nothing to load), one asks
+# it once. A handler registered before the worker started runs after the worker's own (exit
+# handlers run last registered first) and prints how the worker ended.
+ENDED = (
+    FIXTURE_FRAME_IN_ITS_OWN_PROCESS
+    + """
+import atexit, sys
+from orchestration.quality import gate, gate_worker
+
+atexit.register(lambda: print(gate_worker._worker.returncode, flush=True))
+gate_worker.start()
+if sys.argv[2] == "asked":
+    gate_worker.check(broken, gate.load_suite("idp"), render=False)
+"""
+)
+
+
+def test_a_worker_never_asked_is_killed_at_the_end_and_one_asked_ends_with_its_input():
+    """`dtm run` starts its worker before it knows whether anything is to load: with nothing to
+    load, its end does not wait for the worker to finish importing GX."""
+    ends = {}
+    for asked in ("not asked", "asked"):
+        done = subprocess.run(
+            [sys.executable, "-c", ENDED, str(IDP_FIXTURE), asked],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parents[1],
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        ends[asked] = int(done.stdout.splitlines()[-1])
+    assert ends == {"not asked": -signal.SIGKILL, "asked": 0}

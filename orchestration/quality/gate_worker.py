@@ -1,16 +1,18 @@
 """Great Expectations started ahead of the gates, in a process of its own.
 
 Importing GX takes 2.3–3.0 s and about 83 MB, and the first gate of every `dtm run` waited for
-it (importing it in a thread meanwhile was slower: both threads need the GIL, measured). `dtm`
-starts this worker when a load is coming, beside dbt's server: it imports GX on the other core
-while the load run reads and loads the files. Each gate then sends its frame and suite and gets
-back its failures and its Data Docs page; the gate records them in the warehouse as before.
+it (importing it in a thread meanwhile was slower: both threads need the GIL, measured). `dtm
+run` starts this worker first, before it imports Dagster: it imports GX on the other core while
+`dtm` starts and the load run reads and loads the files. Each gate then sends its frame and
+suite and gets back its failures and its Data Docs page; the gate records them in the warehouse
+as before.
 Without a worker (the tests' own gates, the service's run processes) or once it has gone, a
 gate validates in its own process: the verdict is the same either way (tested).
 
 The protocol is pickles on the worker's standard input and a private copy of its standard
 output (its fd 1 is pointed at stderr, so nothing GX prints can break a reply). The worker ends
-at end of file on its input: when `dtm` ends, even killed.
+at end of file on its input: when `dtm` ends, even killed. A worker never asked (a run with
+nothing to load) is killed at `dtm`'s end instead of waited for.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from orchestration.quality.gate import Failure
 
 _worker: subprocess.Popen | None = None
+_asked = False  # whether this process has sent the worker a request
 _lock = threading.Lock()
 
 
@@ -44,7 +47,17 @@ def start() -> None:
     _worker = subprocess.Popen(
         [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0
     )
-    atexit.register(helper_process.stop, _worker)
+    atexit.register(_stop, _worker)
+
+
+def _stop(worker: subprocess.Popen) -> None:
+    """At this process's end: a worker never asked (a run with nothing to load) is killed, not
+    waited for, since it may still be importing GX."""
+    if _asked:
+        helper_process.stop(worker)
+    else:
+        worker.kill()
+        worker.wait()
 
 
 def check(frame: pd.DataFrame, suite: dict, render: bool) -> tuple[list[Failure], str | None]:
@@ -52,9 +65,11 @@ def check(frame: pd.DataFrame, suite: dict, render: bool) -> tuple[list[Failure]
     from the worker if one is running, else computed here."""
     from orchestration.quality import gate
 
+    global _asked
     with _lock:
         worker = _worker if _worker is not None and _worker.poll() is None else None
         if worker is not None:
+            _asked = True
             try:
                 _send(worker.stdin, (frame, suite, render))
                 reply = _receive(worker.stdout)
