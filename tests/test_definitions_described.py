@@ -36,6 +36,13 @@ def test_a_dbt_test_is_described_in_words():
         },
     }
     assert describe_dbt_test(combination) == "dbt test: one row per partition_key, admin1_pcode."
+    # on a model whose rows of a round come from that round alone, a build checks its rounds' rows
+    per_round = {"config": {"meta": {"round_column": "partition_key"}}}
+    assert describe_dbt_test(combination, per_round) == (
+        "dbt test: one row per partition_key, admin1_pcode. Checked on the rows of the rounds each "
+        "build covers (a plain `dbt build`: every round)."
+    )
+    assert describe_dbt_test(combination, {"config": {"meta": {}}}).endswith("admin1_pcode.")
     singular = {"name": "assert_governorates_sum_to_national", "original_file_path": "tests/assert_x.sql"}
     assert describe_dbt_test(singular).endswith("passes when its query returns no row.")
 

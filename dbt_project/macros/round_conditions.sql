@@ -31,3 +31,26 @@
         true
     {%- endif -%}
 {%- endmacro %}
+
+{#- dbt wraps the model of every generic test in this macro (its `where` config). A model whose
+    rows of a round come from that round's batches alone declares the column in its config,
+    `meta: {round_column: partition_key}`: its generic tests then check the run's rounds only,
+    as its rows of other rounds were checked when they were built. Models that compare a round
+    with another (change against the previous round, a submission's latest version) do not
+    declare it, and are tested whole. -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set conditions = [] -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where -%}
+        {%- do conditions.append(where) -%}
+    {%- endif -%}
+    {%- set tested = graph.nodes.get(model.attached_node) if execute and model.attached_node else none -%}
+    {%- set round_column = tested.config.meta.get('round_column') if tested else none -%}
+    {%- if round_column -%}
+        {%- do conditions.append(tested_rounds_condition(round_column)) -%}
+    {%- endif -%}
+    {%- if conditions -%}
+        {%- do return('(select * from ' ~ relation ~ ' where ' ~ conditions | join(' and ') ~ ') dbt_subquery') -%}
+    {%- endif -%}
+    {%- do return(relation) -%}
+{%- endmacro %}

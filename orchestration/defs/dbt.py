@@ -78,6 +78,9 @@ TEST_DESCRIPTIONS = {
     "unique_combination_of_columns": "one row per {combination_of_columns}.",
 }
 
+# A test of a model whose rows of a round come from that round alone (macros/round_conditions.sql).
+ROUND_SCOPE = " Checked on the rows of the rounds each build covers (a plain `dbt build`: every round)."
+
 
 def _argument(value: Any) -> str:
     """A test argument as people read it: a list joined, ref('dim_admin1') as dim_admin1."""
@@ -86,8 +89,10 @@ def _argument(value: Any) -> str:
     return str(value).removeprefix("ref('").removesuffix("')")
 
 
-def describe_dbt_test(test: Mapping[str, Any]) -> str:
-    """A dbt test in words: its generic test with its arguments, or a singular test's file."""
+def describe_dbt_test(test: Mapping[str, Any], tested: Mapping[str, Any] | None = None) -> str:
+    """A dbt test in words: its generic test with its arguments, or a singular test's file; on a
+    model that declares its round column (`tested`, the model it is attached to), which rows a
+    build checks."""
     generic = test.get("test_metadata") or {}
     template = TEST_DESCRIPTIONS.get(generic.get("name", ""))
     if template is None:
@@ -95,7 +100,10 @@ def describe_dbt_test(test: Mapping[str, Any]) -> str:
             f"dbt test {test['name']} ({test['original_file_path']}): passes when its query returns no row."
         )
     arguments = {key: _argument(value) for key, value in (generic.get("kwargs") or {}).items()}
-    return "dbt test: " + template.format_map(defaultdict(str, arguments))
+    described = "dbt test: " + template.format_map(defaultdict(str, arguments))
+    if tested and tested.get("config", {}).get("meta", {}).get("round_column"):
+        described += ROUND_SCOPE
+    return described
 
 
 class LayerTranslator(DagsterDbtTranslator):
@@ -107,7 +115,9 @@ class LayerTranslator(DagsterDbtTranslator):
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
         if spec is None or spec.description:
             return spec
-        return spec._replace(description=describe_dbt_test(manifest["nodes"][unique_id]))
+        test = manifest["nodes"][unique_id]
+        tested = manifest["nodes"].get(test.get("attached_node") or "")
+        return spec._replace(description=describe_dbt_test(test, tested))
 
     def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
         """A seed is its properties' description (dagster-dbt would add an empty Raw SQL block:

@@ -1,14 +1,11 @@
 {#- The combination of these columns is unique (dbt_utils' test, kept here so the project
-    needs no package download). With per_run_partitions, only the rows of this run's round
-    partitions are checked: the rows of other rounds were checked when they were built. -#}
-{% test unique_combination_of_columns(model, combination_of_columns, per_run_partitions=false) %}
+    needs no package download). On a model that declares its round column, only the rows of
+    the run's rounds are checked (get_where_subquery in macros/round_conditions.sql). -#}
+{% test unique_combination_of_columns(model, combination_of_columns) %}
 select
     {{ combination_of_columns | join(', ') }},
     count(*) as occurrences
 from {{ model }}
-{% if per_run_partitions -%}
-where {{ tested_rounds_condition() }}
-{%- endif %}
 group by {{ combination_of_columns | join(', ') }}
 having count(*) > 1
 {% endtest %}
