@@ -1,6 +1,7 @@
 """dbt models as Dagster assets: staging → intermediate → marts, sources mapped onto raw."""
 
 import os
+import subprocess
 import sys
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -37,6 +38,8 @@ CHANGED_ROUNDS_TAG = "dtm/dbt_rounds_changed"
 # The dbt of this environment, so a run works from a venv that is not activated; started in the
 # warehouse's folder, so a new warehouse's build keeps the prepared parse (dbt_launcher.py).
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dtm-dbt"))
+# The kinds of node a dbt unique_id names (its first part).
+DBT_NODE_TYPES = frozenset({"model", "seed", "snapshot", "test", "unit_test"})
 
 
 @contextmanager
@@ -173,10 +176,16 @@ def dtm_dbt_models(
                 args, context=context, raise_on_error=False, target_path=dbt_target_path(warehouse.database)
             )
             events = []
-            for event in invocation.stream():
-                events.append(event)
-                if isinstance(event, dg.Output):
-                    context.log.info(f"dbt built {event.output_name}")
+            try:
+                for event in invocation.stream():
+                    events.append(event)
+                    if isinstance(event, dg.Output):
+                        context.log.info(f"dbt built {event.output_name}")
+            except BaseException as error:
+                let_dbt_finish(invocation.process)
+                if stale := stale_manifest(error, invocation.manifest):
+                    raise stale from error
+                raise
         # Row counts once dbt has let the file go (DuckDB: one writer), through this run's own
         # connection: dagster-dbt's fetch_row_counts would leave dbt's adapter holding the file.
         nodes = invocation.manifest["nodes"]
@@ -186,6 +195,29 @@ def dtm_dbt_models(
                 raise error
             # Only a build that finished records what it has seen.
             record_build(con, mark, project_digest())
+
+
+def let_dbt_finish(process: subprocess.Popen) -> None:
+    """dbt once its events' reader has failed: the rest of its log is read and dropped, so that
+    dbt finishes its command instead of blocking for ever on a full pipe while it holds the
+    warehouse (the run, then waiting for the file, hung with it). An interrupt has stopped it
+    already (dagster-dbt sends it SIGINT and closes the pipe)."""
+    if process.stdout is not None and not process.stdout.closed:
+        for _ in process.stdout:
+            pass
+    process.wait()
+
+
+def stale_manifest(error: BaseException, manifest: Mapping[str, Any]) -> dg.Failure | None:
+    """The failure to report when dbt ran a node the prepared manifest does not hold: the
+    project changed since `make manifest` prepared it (dagster-dbt raised a bare KeyError)."""
+    key = error.args[0] if isinstance(error, KeyError) and error.args else None
+    if not isinstance(key, str) or key.partition(".")[0] not in DBT_NODE_TYPES or key in manifest["nodes"]:
+        return None
+    return dg.Failure(
+        f"dbt ran {key}, which the prepared manifest ({dbt_project.manifest_path}) does not hold: the "
+        "dbt project changed since it was prepared. `make manifest` (or `make run`) prepares it again."
+    )
 
 
 def dbt_target_path(database: Path) -> Path:
