@@ -1,22 +1,26 @@
-"""dbt started ahead of its build, while the load run reads and gates the files.
+"""dbt started ahead of its builds, while the load run reads and gates the files.
 
 A dbt process spends about 3 s importing dbt-core and its DuckDB adapter before it reads its
 command. `dtm` starts this server when a build is coming: it imports dbt on the other core
-while the load run works, then waits. The build's `dtm-dbt` (started by dagster-dbt as
+while the load run works, then waits. Each build's `dtm-dbt` (started by dagster-dbt as
 always, with its arguments, environment, folder and pipes) hands its command to the server
-and relays the exit code: dbt runs in the server's process with the client's standard input,
-output and error (passed as file descriptors), so dagster-dbt reads its log lines as from any
-dbt process. A server serves one command; without one (the service's runs, a second build,
-a server that failed to start) `dtm-dbt` runs dbt itself.
+and relays the exit code: the server forks, and dbt runs in the fork with the client's
+standard input, output and error (passed as file descriptors), so dagster-dbt reads its log
+lines as from any dbt process. The server itself never runs a command, so every fork starts
+from dbt as freshly imported, and a process that builds more than once (a reissue and its
+rebuild, the tests' runs) pays the import once. Without a server (the service's runs, a server
+that failed to start or was killed) `dtm-dbt` runs dbt itself.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import importlib
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -43,13 +47,13 @@ VALIDATED = (
 )
 
 
-_waiting: subprocess.Popen | None = None
+_server: subprocess.Popen | None = None
 
 
 def start() -> None:
-    """Start a server for this process's next dbt build (nothing if one is waiting already)."""
-    global _waiting
-    if _waiting is not None and _waiting.poll() is None:
+    """Start a server for this process's dbt builds (nothing if one is running already)."""
+    global _server
+    if _server is not None and _server.poll() is None:
         return
     folder = Path(tempfile.mkdtemp(prefix="dtm-dbt-"))
     path = folder / "dbt.sock"
@@ -57,12 +61,12 @@ def start() -> None:
     # backlog while dbt is imported), rather than missing a socket not yet made.
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
-    listener.listen(1)
+    listener.listen(8)
     # Its standard input stays open while this process may still build: at its end the server
     # reads end of file and ends too, whether this process exits or is killed. Its output is
-    # the client's, once it has one (a server that fails before leaves dtm-dbt to run dbt,
-    # which says what failed).
-    _waiting = subprocess.Popen(
+    # each command's client's (a server that fails before leaves dtm-dbt to run dbt, which
+    # says what failed).
+    _server = subprocess.Popen(
         [sys.executable, "-m", __name__, str(listener.fileno()), str(path)],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
@@ -73,17 +77,17 @@ def start() -> None:
     # Named with this process's pid: only the dtm-dbt this process starts (its child) uses it,
     # not one started by a process this one starts.
     os.environ[SERVER_VARIABLE] = f"{os.getpid()}:{path}"
-    atexit.register(_stop, _waiting, folder)
+    atexit.register(_stop, _server, folder)
 
 
 def _stop(process: subprocess.Popen, folder: Path) -> None:
     helper_process.stop(process)
-    shutil.rmtree(folder, ignore_errors=True)  # the server removes it once it has a command
+    shutil.rmtree(folder, ignore_errors=True)  # the server removes it as it ends
 
 
 def delegate(args: list[str]) -> int | None:
     """Hand this dbt command to the server `dtm` started, and return dbt's exit code; None when
-    no server takes it (there is none, or another command took it)."""
+    no server takes it (there is none, or it has gone)."""
     owner, _, path = os.environ.get(SERVER_VARIABLE, "").partition(":")
     if owner != str(os.getppid()):
         return None
@@ -99,7 +103,7 @@ def delegate(args: list[str]) -> int | None:
     connection.sendall(payload)
     replies = connection.makefile("rb")
     started = replies.readline()
-    if not started:  # the server ended before it took the command (it failed to start dbt)
+    if not started:  # the server ended before it took the command (it failed to import dbt)
         return None
     pid = json.loads(started)["pid"]
     _forward_signals(lambda number: os.kill(pid, number))
@@ -116,20 +120,22 @@ def _forward_signals(send: Callable[[int], None]) -> None:
         signal.signal(number, lambda received, frame: send(received))
 
 
-def _end_with_parent(control: int, serving: threading.Event, path: Path) -> None:
-    """End of file on the parent's pipe: the parent is done (or gone, even killed) without a
-    build for this server, which removes its socket and ends at once, even while it imports
-    dbt. A command taken runs to its end."""
-    while os.read(control, 4096):
-        pass
-    if not serving.is_set():
-        _remove(path)
-        os._exit(0)
+def _end_with_parent(control: int, path: Path, imported: int) -> None:
+    """While dbt is imported: end of file on the parent's pipe means the parent is done (or
+    gone, even killed) before its build, and the server removes its socket and ends at once.
+    Ends without a word once `imported` is readable."""
+    while True:
+        ready, _, _ = select.select([control, imported], [], [])
+        if imported in ready:
+            return
+        if not os.read(control, 4096):
+            _remove(path)
+            os._exit(0)
 
 
 def _remove(path: Path) -> None:
-    path.unlink(missing_ok=True)
-    path.parent.rmdir()
+    """The socket and its folder (which `dtm`, at its end, may have removed already)."""
+    shutil.rmtree(path.parent, ignore_errors=True)
 
 
 def _restore_priority() -> None:
@@ -141,25 +147,62 @@ def _restore_priority() -> None:
 
 
 def serve(listener: socket.socket, path: Path, run: Callable[[], None]) -> None:
-    """Import dbt, wait for one command (or the end of this process's parent), run it with the
-    client's pipes, folder and environment, and send back its exit code."""
+    """Import dbt, then fork for each command until the end of this process's parent."""
     # Armed before dbt is imported: its exit handlers (multiprocessing's among them, which
-    # releases the semaphores dbt made) run before the process ends without its teardown.
+    # releases the semaphores dbt made) run before a fork ends without its teardown.
     process_exit.arm()
+    # Ctrl-C reaches the whole process group: dbt's fork stops its build, the server waits for
+    # the parent's end (or its next build).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # dbt is needed after the gates, GX (the gate worker, started beside this server) before
     # them: on 2 cores the three imports at once made the first gate wait for GX.
     os.nice(IMPORT_NICENESS)
-    serving = threading.Event()
-    threading.Thread(target=_end_with_parent, args=(os.dup(0), serving, path), daemon=True).start()
+    control = 0
+    imported, done = os.pipe()
+    watcher = threading.Thread(target=_end_with_parent, args=(control, path, imported), daemon=True)
+    watcher.start()
     for name in PRELOADED:
         __import__(name)
     for module, classes in VALIDATED:
         for name in classes:
             getattr(importlib.import_module(module), name).json_schema()
-    connection, _ = listener.accept()
-    serving.set()
-    listener.close()
-    _remove(path)
+    # Only this thread may be running when the server forks (a fork copies no other thread,
+    # and whatever lock another held would stay held in the fork).
+    os.write(done, b"x")
+    watcher.join()
+    os.close(imported)
+    os.close(done)
+    # What dbt imported is left out of the garbage collector's rounds: a fork's collections skip
+    # it, and do not copy the pages that hold it by touching them.
+    gc.freeze()
+    while True:
+        ready, _, _ = select.select([listener, control], [], [])
+        _reap(os.WNOHANG)
+        if control in ready and not os.read(control, 4096):
+            _remove(path)
+            # A fork still building runs on to its end, waited for: what the forks used (the
+            # build's peak memory among it) counts, as before, among `dtm`'s children's.
+            _reap(0)
+            os._exit(0)
+        if listener in ready:
+            connection, _ = listener.accept()
+            if os.fork() == 0:
+                listener.close()
+                _run_command(connection, run)
+            connection.close()
+
+
+def _reap(options: int) -> None:
+    """Wait for the forks that have ended (all of them, without WNOHANG)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, options)[0]:
+            pass
+
+
+def _run_command(connection: socket.socket, run: Callable[[], None]) -> None:
+    """In the fork: run the client's command with its pipes, folder and environment, send back
+    its exit code and end as dtm-dbt does."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     header, fds, _, _ = socket.recv_fds(connection, LENGTH.size, 3)
     (length,) = LENGTH.unpack(header)
     try:
@@ -167,7 +210,7 @@ def serve(listener: socket.socket, path: Path, run: Callable[[], None]) -> None:
     except EOFError:
         os._exit(1)  # the client went away before its whole command came
     for fd, standard in zip(fds, (0, 1, 2), strict=True):
-        os.dup2(fd, standard)
+        os.dup2(fd, standard)  # standard input was the parent's pipe: this fork lets it go
         os.close(fd)
     sys.stdout.reconfigure(line_buffering=True)  # the client's log lines as they come
     os.environ.clear()
