@@ -7,9 +7,9 @@ always, with its arguments, environment, folder and pipes) hands its command to 
 and relays the exit code: the server forks, and dbt runs in the fork with the client's
 standard input, output and error (passed as file descriptors), so dagster-dbt reads its log
 lines as from any dbt process. The server itself never runs a command, so every fork starts
-from dbt as freshly imported, and a process that builds more than once (a reissue and its
-rebuild, the tests' runs) pays the import once. Without a server (the service's runs, a server
-that failed to start or was killed) `dtm-dbt` runs dbt itself.
+from dbt as freshly imported, and a process that builds more than once (the end-to-end
+tests' in-process runs; `dtm` builds once a command) pays the import once. Without a server
+(the service's runs, a server that failed to start or was killed) `dtm-dbt` runs dbt itself.
 """
 
 from __future__ import annotations
@@ -128,9 +128,17 @@ def _end_with_parent(control: int, path: Path, imported: int) -> None:
         ready, _, _ = select.select([control, imported], [], [])
         if imported in ready:
             return
-        if not os.read(control, 4096):
-            _remove(path)
-            os._exit(0)
+        _end_if_parent_gone(control, path)
+
+
+def _end_if_parent_gone(control: int, path: Path) -> None:
+    """At end of file on the parent's pipe (`control` is readable): remove the socket and end.
+    A fork still building runs on to its end, waited for: what the forks used (the build's
+    peak memory among it) counts, as before, among `dtm`'s children's."""
+    if not os.read(control, 4096):
+        _remove(path)
+        _reap(0)
+        os._exit(0)
 
 
 def _remove(path: Path) -> None:
@@ -178,12 +186,8 @@ def serve(listener: socket.socket, path: Path, run: Callable[[], None]) -> None:
     while True:
         ready, _, _ = select.select([listener, control], [], [])
         _reap(os.WNOHANG)
-        if control in ready and not os.read(control, 4096):
-            _remove(path)
-            # A fork still building runs on to its end, waited for: what the forks used (the
-            # build's peak memory among it) counts, as before, among `dtm`'s children's.
-            _reap(0)
-            os._exit(0)
+        if control in ready:
+            _end_if_parent_gone(control, path)
         if listener in ready:
             connection, _ = listener.accept()
             if os.fork() == 0:
