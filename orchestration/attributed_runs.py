@@ -17,7 +17,7 @@ import dagster as dg
 from dagster._core.code_pointer import ModuleCodePointer
 from dagster._core.definitions.job_base import InMemoryJob
 from dagster._core.definitions.repository_definition.valid_definitions import SINGLETON_REPOSITORY_NAME
-from dagster._core.execution.api import execute_run
+from dagster._core.execution.api import create_execution_plan, execute_run
 from dagster._core.execution.execution_result import ExecutionResult
 from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
 from dagster._core.remote_origin import (
@@ -25,8 +25,10 @@ from dagster._core.remote_origin import (
     RemoteJobOrigin,
     RemoteRepositoryOrigin,
 )
+from dagster._core.snap import snapshot_from_execution_plan
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
+from orchestration.defs.dbt_plan import Selection
 from orchestration.defs.partitions import WAREHOUSE_POOL
 
 # workspace.yaml's code location: the UI finds a run's job by these two names.
@@ -66,20 +68,63 @@ def execute(
     *,
     tags: Mapping[str, str] | None = None,
     run_config: Mapping | None = None,
+    selection: Selection | None = None,
 ) -> ExecutionResult:
-    """Create the run as the UI would (origin, snapshot, repository tag) and execute it here."""
+    """Create the run as the UI would (origin, snapshot, repository tag; a subset of the job's
+    assets and checks when `selection` is given) and execute it here."""
     ensure_pool(instance)
     job = defs.resolve_job_def(job_name)
     remote, code = job_origins(job_name)
-    run = instance.create_run_for_job(
-        job,
-        run_config={**(run_config or {}), **IN_PROCESS},
-        # The job's own tags first, as a launch from the UI merges them.
-        tags={**job.tags, **(tags or {})},
+    config = {**(run_config or {}), **IN_PROCESS}
+    # The job's own tags first, as a launch from the UI merges them.
+    all_tags = {**job.tags, **(tags or {})}
+    if selection is None:
+        run = instance.create_run_for_job(
+            job, run_config=config, tags=all_tags, remote_job_origin=remote, job_code_origin=code
+        )
+    else:
+        run = _create_subset_run(instance, job, selection, config, all_tags, remote, code)
+    return execute_run(InMemoryJob(job), run, instance)
+
+
+def _create_subset_run(
+    instance: dg.DagsterInstance,
+    job: dg.JobDefinition,
+    selection: Selection,
+    run_config: Mapping,
+    tags: Mapping[str, str],
+    remote: RemoteJobOrigin,
+    code: JobPythonOrigin,
+) -> dg.DagsterRun:
+    """A run of the job's subset, recorded as the webserver records a launch of selected assets
+    and checks (create_run_for_job keeps every check of a selected asset, and only those)."""
+    subset = job.get_subset(asset_selection=selection.assets, asset_check_selection=selection.checks)
+    plan = create_execution_plan(
+        subset,
+        run_config=run_config,
+        instance_ref=instance.get_ref() if instance.is_persistent else None,
+        tags=tags,
+    )
+    return instance.create_run(
+        job_name=job.name,
+        run_id=None,
+        run_config=run_config,
+        status=None,
+        tags=tags,
+        root_run_id=None,
+        parent_run_id=None,
+        step_keys_to_execute=plan.step_keys_to_execute,
+        execution_plan_snapshot=snapshot_from_execution_plan(plan, subset.get_job_snapshot_id()),
+        job_snapshot=subset.get_job_snapshot(),
+        parent_job_snapshot=subset.get_parent_job_snapshot(),
+        asset_selection=selection.assets,
+        asset_check_selection=selection.checks,
+        resolved_op_selection=None,
+        op_selection=None,
         remote_job_origin=remote,
         job_code_origin=code,
+        asset_graph=subset.asset_layer.asset_graph,
     )
-    return execute_run(InMemoryJob(job), run, instance)
 
 
 class RunSequence:

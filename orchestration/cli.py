@@ -21,6 +21,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
@@ -34,6 +35,9 @@ from orchestration.publish.publication import choose_round
 from orchestration.publish.warehouse_file import LATEST
 from orchestration.quality import gate_worker
 from orchestration.warehouse import connect, ensure_raw_schema, warehouse_status
+
+if TYPE_CHECKING:
+    from orchestration.defs.dbt_plan import Selection
 
 SUMMARY_SQL = """
 select partition_key, round_number, reporting_date, idps, returnees, idp_locations
@@ -110,18 +114,29 @@ def load_rounds(
 
 
 def build_marts(defs: dg.Definitions, instance: dg.DagsterInstance) -> ExecutionResult:
-    """dbt for the rounds whose batches or sign-off changed since the last build."""
+    """dbt for the rounds whose batches or sign-off changed since the last build, its run
+    planning what dbt will build (this command is the warehouse's only writer)."""
+    from orchestration.defs.dbt import dtm_dbt_models
+    from orchestration.defs.dbt_plan import launch_selection
+
     print("Building the marts (dbt) of the rounds that changed", flush=True)
     dbt_server.start()
-    return _run(defs, instance, "build_marts")
+    job = defs.resolve_job_def("build_marts")
+    database = defs.resources["warehouse"].database
+    selection = launch_selection(dtm_dbt_models, database, instance, job.tags)
+    return _run(defs, instance, "build_marts", selection=selection)
 
 
 def _run(
-    defs: dg.Definitions, instance: dg.DagsterInstance, job: str, tags: dict[str, str] | None = None
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    job: str,
+    tags: dict[str, str] | None = None,
+    selection: Selection | None = None,
 ) -> ExecutionResult:
     """One run of the code location's job in this process, timed, its outcome printed."""
     started = time.perf_counter()
-    result = execute(defs, instance, job, tags=tags, run_config=LOG_CONFIG)
+    result = execute(defs, instance, job, tags=tags, run_config=LOG_CONFIG, selection=selection)
     outcome = "succeeded" if result.success else "FAILED"
     print(f"Run {result.run_id} ({job}) {outcome} in {time.perf_counter() - started:.1f} s", flush=True)
     return result

@@ -1,5 +1,7 @@
-"""What one dbt build covers, as dbt arguments: the nodes the changed raw tables reach, and
-nothing a round cannot change.
+"""What one dbt build covers: the nodes the changed raw tables reach, and nothing a round
+cannot change. A build's run is launched with them as its selection of assets and checks, so
+that Dagster plans what dbt runs and nothing else (a check planned and not run shows as skipped,
+over the result that still holds for its table).
 
 A new round changes some raw tables (its master lists, the ledgers of its batches); the models
 no changed table reaches hold the same rows as before, and their tests the same results, so the
@@ -18,7 +20,6 @@ from typing import Any
 # it parse the whole project again); the rounds are listed in raw.dbt_build_rounds instead.
 DBT_VARS = {"build_rounds": "listed"}
 DBT_VARS_ARGS = ("--vars", json.dumps(DBT_VARS))
-BUILT_PER_PROJECT = ("seed", "unit_test")
 # A build of a few rounds runs one node at a time (the profile's two threads otherwise). Its
 # queries are small, and a second dbt thread only contended with DuckDB's own threads and with
 # `dtm`, which handles dbt's events, for the 2 cores: a new round's build_marts 11.0-15.2 s with
@@ -32,9 +33,6 @@ class BuildScope:
     rounds: list[str]  # the rounds the incremental facts rebuild and tests check; [] = every round
     changed_tables: frozenset[str]  # raw tables with rows new since the last build; empty = all
     project_changed: bool  # the dbt project differs from the one that built the marts
-    # Assets downstream of dbt run in the same run: Dagster skips a step whose upstream outputs
-    # the run did not produce, so every model and seed is built.
-    whole_project: bool = False
 
 
 def reached_nodes(manifest: Mapping[str, Any], raw_tables: Collection[str]) -> set[str]:
@@ -62,29 +60,24 @@ def reached_nodes(manifest: Mapping[str, Any], raw_tables: Collection[str]) -> s
     return reached
 
 
-def unreached_nodes(manifest: Mapping[str, Any], raw_tables: Collection[str]) -> list[str]:
-    """Names of the models and tests no changed raw table reaches (what a build leaves out)."""
-    reached = reached_nodes(manifest, raw_tables)
-    return sorted(
-        node["name"]
-        for unique_id, node in manifest["nodes"].items()
-        if node["resource_type"] in ("model", "test") and unique_id not in reached
-    )
+def planned_nodes(manifest: Mapping[str, Any], scope: BuildScope) -> set[str]:
+    """Unique ids of the models, seeds and tests a build of this scope has to run (what its run
+    plans): every node when the project changed; else every model and test when no table is
+    known to have changed, or the models and tests the changed tables reach."""
+    nodes = manifest["nodes"]
+    if scope.project_changed:
+        return set(nodes)
+    candidates = reached_nodes(manifest, scope.changed_tables) if scope.changed_tables else nodes
+    return {u for u in candidates if u in nodes and nodes[u]["resource_type"] in ("model", "test")}
 
 
-def dbt_build_args(scope: BuildScope, manifest: Mapping[str, Any]) -> list[str]:
-    """`dbt build` for this scope: everything with a full refresh when the project changed,
-    every model, seed and test when later assets of the run need them all, every model and test
-    when no table is known to have changed, else the reached ones; one node at a time for a
-    few rounds."""
+def dbt_build_args(scope: BuildScope) -> list[str]:
+    """`dbt build` for this scope: everything with a full refresh when the project changed, else
+    what the run planned (dagster-dbt selects a run's subset) without the unit tests, which
+    depend on the project alone; one node at a time for a few rounds."""
     args = ["build", *DBT_VARS_ARGS]
     if scope.project_changed:
         return [*args, "--full-refresh"]
     if 0 < len(scope.rounds) <= ONE_NODE_AT_A_TIME_UP_TO_ROUNDS:
         args += ["--threads", "1"]
-    if scope.whole_project:
-        return [*args, "--exclude", "resource_type:unit_test"]
-    excluded = [f"resource_type:{kind}" for kind in BUILT_PER_PROJECT]
-    if scope.changed_tables:
-        excluded += unreached_nodes(manifest, scope.changed_tables)
-    return [*args, "--exclude", " ".join(excluded)]
+    return [*args, "--exclude", "resource_type:unit_test"]

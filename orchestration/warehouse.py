@@ -392,11 +392,13 @@ def record_rejection(
 
 
 def change_mark(con: duckdb.DuckDBPyConnection) -> datetime | None:
-    """The latest change of any batch's status or any round's sign-off state: what a dbt build
-    has to have seen (the marts carry both)."""
+    """The latest change of any batch's status or of any ledger (gate failures, sense-check
+    findings, refused files, sign-off decisions): what a dbt build has to have seen (the marts
+    carry them all). A ledger row written after its batch's status (the sense checks run after
+    the gates) is seen too, so the next build does not count that ledger as changed again."""
+    latest = [f"(select max({column}) from raw.{ledger})" for ledger, column in LEDGER_TIMES.items()]
     return con.execute(
-        "select greatest((select max(status_changed_at) from raw.load_batches), "
-        "(select max(recorded_at) from raw.round_reviews))"
+        f"select greatest((select max(status_changed_at) from raw.load_batches), {', '.join(latest)})"
     ).fetchall()[0][0]
 
 

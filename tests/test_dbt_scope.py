@@ -2,7 +2,7 @@
 
 import json
 
-from orchestration.dbt_scope import DBT_VARS, BuildScope, dbt_build_args, reached_nodes, unreached_nodes
+from orchestration.dbt_scope import DBT_VARS, BuildScope, dbt_build_args, planned_nodes, reached_nodes
 from orchestration.defs.dbt_project import load_manifest
 
 
@@ -19,17 +19,29 @@ def test_a_new_master_list_round_reaches_its_marts_and_not_the_projects_or_ki_st
         "idps_by_governorate",
         "round_quality",
     } <= reached
-    left_out = set(unreached_nodes(manifest, {"dtm_idp_master_list", "load_batches"}))
+    scope = BuildScope(
+        ["IRQ-conflict-R134-2024-12"], frozenset({"dtm_idp_master_list", "load_batches"}), False
+    )
+    planned = planned_nodes(manifest, scope)
+    left_out = {n["name"] for u, n in manifest["nodes"].items() if u not in planned}
     assert {"stg_cluster__projects", "project_beneficiaries_vs_budget", "stg_kobo__ki_reports"} <= left_out
     # a test goes with its model: the project mart's tests are left out, the facts' are not
     tests_left_out = {
-        n["name"]
-        for n in manifest["nodes"].values()
-        if n["resource_type"] == "test" and n["name"] in left_out
+        n["name"] for u, n in manifest["nodes"].items() if n["resource_type"] == "test" and u not in planned
     }
     assert any("project_beneficiaries_vs_budget" in name for name in tests_left_out)
     assert not any("fct_idp_locations" in name for name in tests_left_out)
-    assert reached.isdisjoint(left_out)
+    # seeds depend on the project alone
+    assert {manifest["nodes"][u]["resource_type"] for u in planned} == {"model", "test"}
+    assert _names(manifest, planned) == reached
+
+
+def test_what_a_build_plans_when_nothing_is_known_to_have_changed_or_the_project_changed():
+    manifest = load_manifest()
+    nodes = manifest["nodes"]
+    models_and_tests = {u for u, n in nodes.items() if n["resource_type"] in ("model", "test")}
+    assert planned_nodes(manifest, BuildScope([], frozenset(), False)) == models_and_tests
+    assert planned_nodes(manifest, BuildScope([], frozenset({"cluster_projects"}), True)) == set(nodes)
 
 
 def test_a_cluster_workbook_reaches_the_project_marts_only():
@@ -40,21 +52,11 @@ def test_a_cluster_workbook_reaches_the_project_marts_only():
 
 
 def test_build_arguments_per_scope():
-    manifest = load_manifest()
     vars_ = ["--vars", json.dumps(DBT_VARS)]
     changed = BuildScope(["IRQ-conflict-R134-2024-12"], frozenset({"dtm_idp_master_list"}), False)
-    args = dbt_build_args(changed, manifest)
-    # a round's build, one node at a time
-    assert args[:5] == ["build", *vars_, "--threads", "1"] and args[5] == "--exclude"
-    excluded = args[6].split()
-    assert excluded[:2] == ["resource_type:seed", "resource_type:unit_test"]
-    assert "project_beneficiaries_vs_budget" in excluded and "idps_by_governorate" not in excluded
-    # nothing known to have changed: every model and test, seeds and unit tests still per project
-    unknown = dbt_build_args(BuildScope([], frozenset(), False), manifest)
-    assert unknown == ["build", *vars_, "--exclude", "resource_type:seed resource_type:unit_test"]
-    # later assets of the run depend on every model: all of them, and the seeds
-    whole = BuildScope(["IRQ-conflict-R134-2024-12"], frozenset({"round_reviews"}), False, whole_project=True)
-    assert dbt_build_args(whole, manifest) == [
+    # a round's build, one node at a time; what it builds is its run's subset (dagster-dbt's
+    # --select), never the unit tests, which depend on the project alone
+    assert dbt_build_args(changed) == [
         "build",
         *vars_,
         "--threads",
@@ -63,9 +65,7 @@ def test_build_arguments_per_scope():
         "resource_type:unit_test",
     ]
     # many rounds (the whole sample's first build): the profile's threads
-    many = BuildScope(
-        [f"IRQ-conflict-R{n}-2024-12" for n in range(4)], frozenset({"round_reviews"}), False, True
-    )
-    assert dbt_build_args(many, manifest) == ["build", *vars_, "--exclude", "resource_type:unit_test"]
+    many = BuildScope([f"IRQ-conflict-R{n}-2024-12" for n in range(4)], frozenset({"round_reviews"}), False)
+    assert dbt_build_args(many) == ["build", *vars_, "--exclude", "resource_type:unit_test"]
     # the project changed: everything, from scratch, with the same --vars (partial parsing kept)
-    assert dbt_build_args(BuildScope([], frozenset(), True), manifest) == ["build", *vars_, "--full-refresh"]
+    assert dbt_build_args(BuildScope([], frozenset(), True)) == ["build", *vars_, "--full-refresh"]

@@ -25,7 +25,7 @@ from python_calamine import CalamineWorkbook
 from orchestration import landing
 from orchestration.cli import load_rounds, publish
 from orchestration.definitions import build_definitions
-from orchestration.defs.dbt import dbt_target_path
+from orchestration.defs.dbt import dbt_target_path, dtm_dbt_models
 from orchestration.defs.resources import WarehouseResource
 from orchestration.field_files import ki_batches
 from orchestration.informants import SECRET_VARIABLE, informant_key, normalise_phone
@@ -728,18 +728,33 @@ def test_the_ui_shows_each_rounds_own_partitions_attributed_runs_and_words_for_e
     assert {"concurrencyKey": "dtm_warehouse", "slotCount": 1} in data["instance"]["concurrencyLimits"]
 
 
-def test_a_successful_load_starts_the_marts_build_and_other_runs_do_not(field_run):
+def test_a_successful_load_starts_the_marts_build_planning_what_changed_and_other_runs_do_not(
+    field_run, tmp_path
+):
     from orchestration.defs.sensors import build_after_load
 
     instance = field_run["instance"]
+    # A copy of the warehouse where the 2018 cluster workbook's batch changed since the build.
+    database = tmp_path / "dtm.duckdb"
+    shutil.copy(field_run["database"], database)
+    with duckdb.connect(str(database)) as con:
+        con.execute(
+            "update raw.load_batches set status_changed_at = (select mark + interval 1 minute "
+            "from raw.pipeline_state where name = 'dbt_built_through') where raw_table = 'cluster_projects'"
+        )
+    warehouses = {
+        "built": WarehouseResource(database_path=str(field_run["database"]), landing_path=str(tmp_path)),
+        "changed": WarehouseResource(database_path=str(database), landing_path=str(tmp_path)),
+    }
 
-    def evaluate(result):
+    def evaluate(result, warehouse="built"):
         (success,) = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)
         context = dg.build_run_status_sensor_context(
             sensor_name="build_after_load",
             dagster_instance=instance,
             dagster_run=result.dagster_run,
             dagster_event=success.dagster_event,
+            resources={"warehouse": warehouses[warehouse]},
         )
         return build_after_load(context)
 
@@ -747,6 +762,21 @@ def test_a_successful_load_starts_the_marts_build_and_other_runs_do_not(field_ru
     assert load.dagster_run.job_name == "load_rounds" and build.dagster_run.job_name == "build_marts"
     request = evaluate(load)
     assert isinstance(request, dg.RunRequest) and request.run_key == load.run_id
+    # Nothing changed since the build: every model and test, the seeds as they are.
+    assert set(request.asset_selection) == {k for k in dtm_dbt_models.keys if k.path[0] != "reference"}
+    assert set(request.asset_check_keys) == set(dtm_dbt_models.check_keys)
+    # The workbook's batch changed: the project marts and their tests, not the location facts.
+    planned = evaluate(load, "changed")
+    marts = {k.path[-1] for k in planned.asset_selection}
+    assert "project_beneficiaries_vs_budget" in marts and "fct_idp_locations" not in marts
+    project_mart = dg.AssetKey(["marts", "project_beneficiaries_vs_budget"])
+    its_checks = {k for k in dtm_dbt_models.check_keys if k.asset_key == project_mart}
+    assert its_checks and its_checks <= set(planned.asset_check_keys)
+    # the location facts' own tests stay as they were; a test that also reads a rebuilt model runs
+    facts = dg.AssetKey(["marts", "fct_idp_locations"])
+    on_facts = {k for k in planned.asset_check_keys if k.asset_key == facts}
+    assert {k for k in dtm_dbt_models.check_keys if k.asset_key == facts} - on_facts
+    assert all(k.name.startswith("relationships_") for k in on_facts)
     assert isinstance(evaluate(build), dg.SkipReason)
     assert isinstance(evaluate(field_run["publication"]), dg.SkipReason)
 

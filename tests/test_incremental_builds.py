@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -106,6 +107,41 @@ def test_a_new_round_builds_only_what_it_reaches_and_equals_a_build_from_scratch
         )
     assert built["idps_by_governorate"] > 0 and built["fct_idp_breakdowns"] > 0
     assert differing_rows(added_round["database"], scratch, "marts") == {}
+
+
+def test_the_new_rounds_build_plans_what_dbt_runs_and_every_check_keeps_a_result(added_round):
+    """What the UI shows: a run's planned assets and checks are the ones it materialized and
+    evaluated (a check planned and not run shows as skipped), and a check the build left out
+    still shows the result of the build that made its table as it stands."""
+    from dagster._core.instance.ref import InstanceRef
+    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+    from dagster._core.storage.dagster_run import RunsFilter
+
+    from orchestration.defs.dbt import dtm_dbt_models
+
+    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(added_round["env"]["DAGSTER_HOME"]))
+    new, first = instance.get_runs(filters=RunsFilter(job_name="build_marts"))
+
+    def keys(run, event_type):
+        return {
+            e.dagster_event.asset_key or e.dagster_event.event_specific_data.asset_check_key
+            for e in instance.all_logs(run.run_id, of_type=event_type)
+        }
+
+    events = dg.DagsterEventType
+    planned = keys(new, events.ASSET_MATERIALIZATION_PLANNED)
+    assert planned == keys(new, events.ASSET_MATERIALIZATION)
+    assert keys(new, events.ASSET_CHECK_EVALUATION_PLANNED) == keys(new, events.ASSET_CHECK_EVALUATION)
+    project_mart = dg.AssetKey(["marts", "project_beneficiaries_vs_budget"])
+    assert dg.AssetKey(["marts", "idps_by_governorate"]) in planned and project_mart not in planned
+
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        list(dtm_dbt_models.check_keys)
+    )
+    assert set(latest) == set(dtm_dbt_models.check_keys)
+    assert {r.status for r in latest.values()} == {AssetCheckExecutionRecordStatus.SUCCEEDED}
+    left_out = [r for key, r in latest.items() if key.asset_key == project_mart]
+    assert left_out and {r.run_id for r in left_out} == {first.run_id}
 
 
 def test_a_publication_written_from_the_last_one_equals_one_written_whole(added_round, tmp_path):

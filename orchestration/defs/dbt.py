@@ -17,24 +17,19 @@ from packaging.version import Version
 
 from orchestration import writer_lock
 from orchestration.dbt_scope import BuildScope, dbt_build_args
-from orchestration.defs.dbt_project import dbt_project, load_manifest, project_digest
-from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME, WAREHOUSE_POOL, run_round_partitions
+from orchestration.defs.dbt_plan import NodeKey, needed_keys, read_scope
+from orchestration.defs.dbt_project import dbt_project, project_digest
+from orchestration.defs.partitions import WAREHOUSE_POOL
 from orchestration.defs.resources import WarehouseResource
-from orchestration.rounds import sort_partition_keys
 from orchestration.warehouse import (
     built_project,
     change_mark,
-    changed_raw_tables,
     connect,
     ensure_raw_schema,
     record_build,
     set_build_rounds,
-    unfinished_rounds,
 )
 
-# A run tagged so builds the rounds changed since the last build (not every round) when it names
-# no round partition: the review_round job's, whose decision changes one round.
-CHANGED_ROUNDS_TAG = "dtm/dbt_rounds_changed"
 # The dbt of this environment, so a run works from a venv that is not activated; started in the
 # warehouse's folder, so a new warehouse's build keeps the prepared parse (dbt_launcher.py).
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dtm-dbt"))
@@ -152,20 +147,18 @@ def dtm_dbt_models(
         with connect(warehouse.database) as con:
             ensure_raw_schema(con)
             mark = change_mark(con)
-            # Rounds an interrupted run loaded but never built join this build: every dbt run
-            # heals what a killed one left.
-            undone = unfinished_rounds(con)
-            changed = changed_raw_tables(con)
-            built = built_project(con)
-            scope = BuildScope(
-                build_rounds(context, undone),
-                frozenset(changed),
-                built != project_digest(),
-                whole_project=downstream_in_run(context),
-            )
+            first = built_project(con) is None
+            # Rounds an interrupted run left (loaded, never built) join this build: every dbt
+            # run heals what a killed one left.
+            scope = read_scope(con, context.instance, context.run.tags, say=context.log.info)
             set_build_rounds(con, [] if scope.project_changed else scope.rounds)
-        describe_scope(context, scope, built is None)
-        args = dbt_build_args(scope, load_manifest())
+        # dbt runs what the run planned (dagster-dbt selects a subset run's nodes). A run
+        # launched with its scope plans what changed until then; what changed since is left to
+        # the next build, which the run after every load starts.
+        planned = {*context.selected_asset_keys, *context.selected_asset_check_keys}
+        needed = needed_keys(context.assets_def, scope)
+        describe_scope(context, scope, first, planned, needed)
+        args = dbt_build_args(scope)
         # dbt finds the working file through its profile: this run's warehouse, for the dbt
         # process only (the process's own environment is left as it was).
         with dbt_environment(DTM_WAREHOUSE_PATH=str(warehouse.database)):
@@ -193,8 +186,9 @@ def dtm_dbt_models(
             yield from (with_row_count(con, nodes, event) for event in events)
             if error := invocation.get_error():
                 raise error
-            # Only a build that finished records what it has seen.
-            record_build(con, mark, project_digest())
+            # Only a build that finished, and ran all the changes need, records what it has seen.
+            if needed <= planned:
+                record_build(con, mark, project_digest())
 
 
 def let_dbt_finish(process: subprocess.Popen) -> None:
@@ -225,31 +219,22 @@ def dbt_target_path(database: Path) -> Path:
     return database.parent / "operations" / "dbt_target"
 
 
-def build_rounds(context: dg.AssetExecutionContext, undone: list[str]) -> list[str]:
-    """The rounds this build covers: the run's partitions with what interrupted runs left, or,
-    for build_marts and review_round, the rounds whose batches or sign-off changed."""
-    ordered = context.instance.get_dynamic_partitions(ROUNDS_PARTITIONS_NAME)
-    rounds = run_round_partitions(context.run.tags, ordered)
-    if not rounds and context.run.tags.get(CHANGED_ROUNDS_TAG):
-        return undone
-    if rounds and (extra := sorted(set(undone) - set(rounds))):
-        context.log.info(
-            f"Also building {len(extra)} round(s) an interrupted run left: {', '.join(extra[:5])}"
-        )
-        return sort_partition_keys([*rounds, *extra])
-    return rounds
-
-
-def downstream_in_run(context: dg.AssetExecutionContext) -> bool:
-    """Whether this run also materializes assets that depend on dbt's (review_round: the
-    publication after the sign-off)."""
-    layer = context.job_def.asset_layer
-    ours = set(context.assets_def.keys)
-    return any(ours & set(layer.get(key).parent_keys) for key in layer.selected_asset_keys if key not in ours)
-
-
-def describe_scope(context: dg.AssetExecutionContext, scope: BuildScope, first: bool) -> None:
+def describe_scope(
+    context: dg.AssetExecutionContext,
+    scope: BuildScope,
+    first: bool,
+    planned: set[NodeKey],
+    needed: set[NodeKey],
+) -> None:
+    """What this build covers and why, in its run's log; a warning for what it has to leave out."""
     context.log.info(f"dbt build for {len(scope.rounds) or 'all'} round partition(s)")
+    if unplanned := needed - planned:
+        names = ", ".join(sorted(k.to_user_string() for k in unplanned)[:5])
+        context.log.warning(
+            f"{len(unplanned)} model(s), seed(s) and test(s) that the changes need are not in this run's "
+            f"plan ({names} …): it was launched with a narrower selection, or before the warehouse "
+            "changed. They are left to the next build; this one does not count as having built the changes"
+        )
     if scope.project_changed:
         # Marts built by another version of the models (or none yet): rounds outside this run
         # would keep what the old models made of them. New models rebuild the incremental facts
@@ -260,15 +245,23 @@ def describe_scope(context: dg.AssetExecutionContext, scope: BuildScope, first: 
             else "The dbt project changed since the marts were built: rebuilding every round"
         )
         return
-    if scope.whole_project:
+    assets, checks = len(context.selected_asset_keys), len(context.selected_asset_check_keys)
+    changed = ", ".join(sorted(scope.changed_tables))
+    if planned != needed:
         context.log.info(
-            "Assets downstream of dbt run in this run too: building every model (Dagster skips a "
-            "step whose upstream outputs the run did not produce)"
+            f"This run plans {assets} dbt models and seeds and {checks} tests, and dbt builds what it "
+            f"plans; the raw tables that changed ({changed or 'none known'}) reach {len(needed)} dbt "
+            "models and tests"
         )
     elif scope.changed_tables:
         context.log.info(
-            "Building the models and tests downstream of the raw tables that changed: "
-            + ", ".join(sorted(scope.changed_tables))
+            f"Building the models and tests downstream of the raw tables that changed: {changed} "
+            f"({assets} models, {checks} tests: what this run plans)"
+        )
+    else:
+        context.log.info(
+            f"No raw table changed since the last build: building every model ({assets}) and test "
+            f"({checks}); the seeds stay as they are"
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.defs.dbt import CHANGED_ROUNDS_TAG
+from orchestration.defs.dbt_plan import CHANGED_ROUNDS_TAG
 from orchestration.defs.freshness import round_freshness
 from orchestration.defs.publish import PUBLICATION, publish_round_folder
 from orchestration.defs.review import ROUND_REVIEWS
@@ -40,7 +40,9 @@ marts_job = dg.define_asset_job(
     tags={CHANGED_ROUNDS_TAG: "true"},
     description="Build the dbt models (seeds, staging, intermediate, marts) and run their tests for the "
     "rounds whose batches or sign-off changed since the last build (every round when the dbt "
-    "project changed). Started after every successful load; safe to run by hand at any time.",
+    "project changed). Started after every successful load, planning only the models and tests "
+    "downstream of the raw tables that changed; launched by hand (safe at any time), it builds all "
+    "it plans.",
 )
 
 # The publication and what serves it (the PostgreSQL marts, where configured).

@@ -4,6 +4,8 @@ runs), the build after each load, and the run-failure alert."""
 import dagster as dg
 
 from orchestration import landing
+from orchestration.defs.dbt import dtm_dbt_models
+from orchestration.defs.dbt_plan import launch_selection
 from orchestration.defs.ingest import RAW_ASSET_KEYS
 from orchestration.defs.jobs import marts_job, rounds_job
 from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME, partition_range_tags, plan_runs
@@ -63,14 +65,23 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
     default_status=dg.DefaultSensorStatus.RUNNING,
     monitor_all_code_locations=False,
     description="After every successful run that loaded raw tables (load_rounds, or raw partitions "
-    "materialized from the catalog), starts build_marts: dbt builds the rounds that run changed.",
+    "materialized from the catalog), starts build_marts: dbt builds the rounds that run changed, and "
+    "the run plans only the models and tests downstream of the raw tables that changed.",
 )
-def build_after_load(context: dg.RunStatusSensorContext):
+def build_after_load(context: dg.RunStatusSensorContext, warehouse: WarehouseResource):
     run = context.dagster_run
     loaded = run.job_name == rounds_job.name or bool((run.asset_selection or set()) & RAW_LOADING_KEYS)
     if not loaded:
         return dg.SkipReason(f"run {run.run_id} ({run.job_name}) loaded no raw table")
-    return dg.RunRequest(run_key=run.run_id, tags={"dtm/after_load_run": run.run_id})
+    # The build's run plans what dbt will build, as the warehouse stands now (every asset and
+    # check when another run is writing it).
+    selection = launch_selection(dtm_dbt_models, warehouse.database, context.instance, marts_job.tags)
+    return dg.RunRequest(
+        run_key=run.run_id,
+        tags={"dtm/after_load_run": run.run_id},
+        asset_selection=sorted(selection.assets) if selection else None,
+        asset_check_keys=sorted(selection.checks) if selection else None,
+    )
 
 
 def _root_message(error) -> str:
