@@ -728,23 +728,28 @@ def test_the_ui_shows_each_rounds_own_partitions_attributed_runs_and_words_for_e
     assert {"concurrencyKey": "dtm_warehouse", "slotCount": 1} in data["instance"]["concurrencyLimits"]
 
 
-def test_a_successful_load_starts_the_marts_build_planning_what_changed_and_other_runs_do_not(
-    field_run, tmp_path
-):
-    from orchestration.defs.sensors import build_after_load
-
-    instance = field_run["instance"]
-    # A copy of the warehouse where the 2018 cluster workbook's batch changed since the build.
-    database = tmp_path / "dtm.duckdb"
+def _with_the_workbook_changed(field_run, tmp_path: Path) -> WarehouseResource:
+    """A copy of the warehouse where the 2018 cluster workbook's batch changed since the build."""
+    database = tmp_path / "changed" / "dtm.duckdb"
+    database.parent.mkdir()
     shutil.copy(field_run["database"], database)
     with duckdb.connect(str(database)) as con:
         con.execute(
             "update raw.load_batches set status_changed_at = (select mark + interval 1 minute "
             "from raw.pipeline_state where name = 'dbt_built_through') where raw_table = 'cluster_projects'"
         )
+    return WarehouseResource(database_path=str(database), landing_path=str(tmp_path))
+
+
+def test_a_successful_load_starts_the_marts_build_planning_what_changed_and_other_runs_do_not(
+    field_run, tmp_path
+):
+    from orchestration.defs.sensors import build_after_load
+
+    instance = field_run["instance"]
     warehouses = {
         "built": WarehouseResource(database_path=str(field_run["database"]), landing_path=str(tmp_path)),
-        "changed": WarehouseResource(database_path=str(database), landing_path=str(tmp_path)),
+        "changed": _with_the_workbook_changed(field_run, tmp_path),
     }
 
     def evaluate(result, warehouse="built"):
@@ -779,6 +784,40 @@ def test_a_successful_load_starts_the_marts_build_planning_what_changed_and_othe
     assert all(k.name.startswith("relationships_") for k in on_facts)
     assert isinstance(evaluate(build), dg.SkipReason)
     assert isinstance(evaluate(field_run["publication"]), dg.SkipReason)
+
+
+def test_a_build_whose_run_did_not_plan_every_change_leaves_them_to_the_next_build(field_run, tmp_path):
+    from orchestration.attributed_runs import execute
+    from orchestration.cli import build_marts
+    from orchestration.defs.dbt_plan import Selection
+    from orchestration.warehouse import changed_raw_tables
+
+    warehouse = _with_the_workbook_changed(field_run, tmp_path)
+    defs, instance = build_definitions(warehouse), dg.DagsterInstance.ephemeral()
+
+    def changed() -> set[str]:
+        with duckdb.connect(str(warehouse.database), read_only=True) as con:
+            return changed_raw_tables(con)
+
+    # Launched with less than the change needs (one mart, as a person might pick it in the UI):
+    # dbt builds what the run plans, says what it left out, and the change stays to be built.
+    narrow = Selection(frozenset({dg.AssetKey(["marts", "round_files"])}), frozenset())
+    result = execute(defs, instance, "build_marts", selection=narrow)
+    assert result.success
+    assert {e.asset_key for e in result.get_asset_materialization_events()} == set(narrow.assets)
+    warned = [
+        e.user_message for e in instance.all_logs(result.run_id) if "not in this run's plan" in e.user_message
+    ]
+
+    assert len(warned) == 1 and "left to the next build" in warned[0]
+    assert changed() == {"cluster_projects", "load_batches"}
+
+    # The next build plans what the change needs, builds it and records it.
+    built = build_marts(defs, instance)
+    assert built.success
+    marts = {e.asset_key.path[-1] for e in built.get_asset_materialization_events()}
+    assert "project_beneficiaries_vs_budget" in marts and "fct_idp_locations" not in marts
+    assert changed() == set()
 
 
 def test_history_that_claims_a_round_without_data_is_repaired_from_the_warehouse(field_run):

@@ -156,7 +156,8 @@ def dtm_dbt_models(
         # launched with its scope plans what changed until then; what changed since is left to
         # the next build, which the run after every load starts.
         planned = {*context.selected_asset_keys, *context.selected_asset_check_keys}
-        needed = needed_keys(context.assets_def, scope)
+        # (of every dbt asset: a subset run's context.assets_def holds only what it selected)
+        needed = needed_keys(dtm_dbt_models, scope)
         describe_scope(context, scope, first, planned, needed)
         args = dbt_build_args(scope)
         # dbt finds the working file through its profile: this run's warehouse, for the dbt
