@@ -69,3 +69,42 @@ def test_build_arguments_per_scope():
     assert dbt_build_args(many) == ["build", *vars_, "--exclude", "resource_type:unit_test"]
     # the project changed: everything, from scratch, with the same --vars (partial parsing kept)
     assert dbt_build_args(BuildScope([], frozenset(), True)) == ["build", *vars_, "--full-refresh"]
+
+
+def test_a_launch_plans_everything_without_a_warehouse_before_its_first_build_or_while_it_is_held(
+    tmp_path,
+):
+    import subprocess
+    import sys
+
+    import dagster as dg
+    import duckdb
+
+    from orchestration.defs.dbt import dtm_dbt_models
+    from orchestration.defs.dbt_plan import CHANGED_ROUNDS_TAG, launch_selection
+    from orchestration.defs.dbt_project import project_digest
+    from orchestration.warehouse import ensure_raw_schema, record_build
+
+    instance, tags = dg.DagsterInstance.ephemeral(), {CHANGED_ROUNDS_TAG: "true"}
+    database = tmp_path / "dtm.duckdb"
+    assert launch_selection(dtm_dbt_models, database, instance, tags) is None
+    with duckdb.connect(str(database)) as con:
+        ensure_raw_schema(con)
+    # no marts built yet: the project counts as changed, and the first build builds everything
+    assert launch_selection(dtm_dbt_models, database, instance, tags) is None
+    with duckdb.connect(str(database)) as con:
+        record_build(con, None, project_digest())
+    # built by this project, nothing changed since: every model and test, no seed
+    planned = launch_selection(dtm_dbt_models, database, instance, tags)
+    assert planned is not None and planned.checks == set(dtm_dbt_models.check_keys)
+    assert planned.assets == {k for k in dtm_dbt_models.keys if k.path[0] != "reference"}
+    # while another process writes it, the sensor does not wait: it plans everything
+    hold = f"import duckdb, sys; c = duckdb.connect({str(database)!r}); print('held', flush=True); input()"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", hold], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout.readline().strip() == "held"
+        assert launch_selection(dtm_dbt_models, database, instance, tags) is None
+    finally:
+        writer.communicate("\n", timeout=60)

@@ -106,7 +106,7 @@ def launch_selection(
         return None
     try:
         con = duckdb.connect(str(database), read_only=True)
-    except duckdb.IOException:
+    except duckdb.Error:  # held by a writer (or opened otherwise in this process): plan everything
         return None
     try:
         scope = read_scope(con, instance, tags)
