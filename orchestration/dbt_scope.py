@@ -60,9 +60,9 @@ def reached_nodes(manifest: Mapping[str, Any], raw_tables: Collection[str]) -> s
     return reached
 
 
-def planned_nodes(manifest: Mapping[str, Any], scope: BuildScope) -> set[str]:
-    """Unique ids of the models, seeds and tests a build of this scope has to run (what its run
-    plans): every node when the project changed; else every model and test when no table is
+def needed_nodes(manifest: Mapping[str, Any], scope: BuildScope) -> set[str]:
+    """Unique ids of the models, seeds and tests a build of this scope has to run (what a run
+    launched with it plans): every node when the project changed; else every model and test when no table is
     known to have changed, or the models and tests the changed tables reach."""
     nodes = manifest["nodes"]
     if scope.project_changed:

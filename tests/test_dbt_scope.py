@@ -1,9 +1,17 @@
 """What a dbt build covers, on the project's own prepared manifest."""
 
 import json
+import subprocess
+import sys
 
-from orchestration.dbt_scope import DBT_VARS, BuildScope, dbt_build_args, planned_nodes, reached_nodes
-from orchestration.defs.dbt_project import load_manifest
+import dagster as dg
+import duckdb
+
+from orchestration.dbt_scope import DBT_VARS, BuildScope, dbt_build_args, needed_nodes, reached_nodes
+from orchestration.defs.dbt import dtm_dbt_models
+from orchestration.defs.dbt_plan import CHANGED_ROUNDS_TAG, launch_selection
+from orchestration.defs.dbt_project import load_manifest, project_digest
+from orchestration.warehouse import ensure_raw_schema, record_build
 
 
 def _names(manifest, unique_ids):
@@ -22,7 +30,7 @@ def test_a_new_master_list_round_reaches_its_marts_and_not_the_projects_or_ki_st
     scope = BuildScope(
         ["IRQ-conflict-R134-2024-12"], frozenset({"dtm_idp_master_list", "load_batches"}), False
     )
-    planned = planned_nodes(manifest, scope)
+    planned = needed_nodes(manifest, scope)
     left_out = {n["name"] for u, n in manifest["nodes"].items() if u not in planned}
     assert {"stg_cluster__projects", "project_beneficiaries_vs_budget", "stg_kobo__ki_reports"} <= left_out
     # a test goes with its model: the project mart's tests are left out, the facts' are not
@@ -40,8 +48,8 @@ def test_what_a_build_plans_when_nothing_is_known_to_have_changed_or_the_project
     manifest = load_manifest()
     nodes = manifest["nodes"]
     models_and_tests = {u for u, n in nodes.items() if n["resource_type"] in ("model", "test")}
-    assert planned_nodes(manifest, BuildScope([], frozenset(), False)) == models_and_tests
-    assert planned_nodes(manifest, BuildScope([], frozenset({"cluster_projects"}), True)) == set(nodes)
+    assert needed_nodes(manifest, BuildScope([], frozenset(), False)) == models_and_tests
+    assert needed_nodes(manifest, BuildScope([], frozenset({"cluster_projects"}), True)) == set(nodes)
 
 
 def test_a_cluster_workbook_reaches_the_project_marts_only():
@@ -74,17 +82,6 @@ def test_build_arguments_per_scope():
 def test_a_launch_plans_everything_without_a_warehouse_before_its_first_build_or_while_it_is_held(
     tmp_path,
 ):
-    import subprocess
-    import sys
-
-    import dagster as dg
-    import duckdb
-
-    from orchestration.defs.dbt import dtm_dbt_models
-    from orchestration.defs.dbt_plan import CHANGED_ROUNDS_TAG, launch_selection
-    from orchestration.defs.dbt_project import project_digest
-    from orchestration.warehouse import ensure_raw_schema, record_build
-
     instance, tags = dg.DagsterInstance.ephemeral(), {CHANGED_ROUNDS_TAG: "true"}
     database = tmp_path / "dtm.duckdb"
     assert launch_selection(dtm_dbt_models, database, instance, tags) is None

@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from orchestration.dbt_scope import BuildScope, planned_nodes
+from orchestration.dbt_scope import BuildScope, needed_nodes
 from orchestration.defs.dbt_project import load_manifest, project_digest
 from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME, run_round_partitions
 from orchestration.rounds import sort_partition_keys
@@ -82,13 +82,13 @@ def node_keys(assets_def: dg.AssetsDefinition) -> dict[str, NodeKey]:
 def needed_keys(assets_def: dg.AssetsDefinition, scope: BuildScope) -> set[NodeKey]:
     """The assets and checks a build of this scope has to run."""
     keys = node_keys(assets_def)
-    return {keys[u] for u in planned_nodes(load_manifest(), scope) if u in keys}
+    return {keys[u] for u in needed_nodes(load_manifest(), scope) if u in keys}
 
 
 def planned_selection(assets_def: dg.AssetsDefinition, scope: BuildScope) -> Selection | None:
     """The assets and checks a build of this scope runs; None when that is every one of them."""
     chosen = needed_keys(assets_def, scope)
-    if len(chosen) == len(node_keys(assets_def)):
+    if len(chosen) == len(assets_def.keys) + len(assets_def.check_keys):
         return None
     return Selection(
         frozenset(k for k in chosen if isinstance(k, dg.AssetKey)),
