@@ -28,8 +28,8 @@ from dagster._core.remote_origin import (
 from dagster._core.snap import snapshot_from_execution_plan
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
-from orchestration.defs.dbt_plan import Selection
 from orchestration.defs.partitions import WAREHOUSE_POOL
+from orchestration.defs.selection import Selection
 
 # workspace.yaml's code location: the UI finds a run's job by these two names.
 LOCATION_NAME = "dtm_warehouse"

@@ -37,7 +37,7 @@ from orchestration.quality import gate_worker
 from orchestration.warehouse import connect, ensure_raw_schema, warehouse_status
 
 if TYPE_CHECKING:
-    from orchestration.defs.dbt_plan import Selection
+    from orchestration.defs.selection import Selection
 
 SUMMARY_SQL = """
 select partition_key, round_number, reporting_date, idps, returnees, idp_locations
@@ -103,10 +103,17 @@ def load_rounds(
     # while the first load run reads its files (`dtm run` started the gates' worker already).
     gate_worker.start()
     dbt_server.start()
+    from orchestration.defs.load_plan import launch_selection
+
+    database = defs.resources["warehouse"].database
     results = []
     for group in groups:
         print(f"Loading {len(group)} round(s), {group[0]} … {group[-1]}, in one run", flush=True)
-        results.append(_run(defs, instance, "load_rounds", tags=partition_range_tags(group)))
+        # Planned at each launch: the group before has changed what the warehouse holds.
+        selection = launch_selection(database, files, set(group))
+        results.append(
+            _run(defs, instance, "load_rounds", tags=partition_range_tags(group), selection=selection)
+        )
         if not results[-1].success:
             return RunSequence(results)
     results.append(build_marts(defs, instance))

@@ -86,11 +86,43 @@ def workbook_partitions(book: ClusterWorkbook, calendar: RoundCalendar) -> tuple
     return keys, main
 
 
-def partitions_of(read: KiExport | ClusterWorkbook, calendar: RoundCalendar) -> set[str]:
+@dataclass(frozen=True)
+class Footprint:
+    """When a field file's rows fall: a KI export's submission days, a workbook's year and its
+    reach rows' months. Enough to tell the rounds its rows belong to under any calendar without
+    reading the file again (the load plan does, from the warehouse's record of it)."""
+
+    family: str
+    days: frozenset[date]
+    year: int | None = None
+
+    def partitions(self, calendar: RoundCalendar) -> dict[str, set[str]]:
+        """The rounds each of the file's raw tables gets rows of (no round: the rows wait)."""
+        rounds = {key for day in self.days if (key := calendar.round_holding(day))}
+        if self.family == "ki_report":
+            return {"ki_report": rounds}
+        assert self.year is not None  # a workbook always has its year
+        # A workbook's Projects and Activities (and its reach totals rows) go to its main round.
+        main = calendar.round_of_month(date(self.year, 1, 1)) or min(
+            rounds, default=None, key=calendar.keys.index
+        )
+        if main is None:
+            return {"cluster_project": set(), "cluster_activity": set(), "cluster_reach": set()}
+        return {"cluster_project": {main}, "cluster_activity": {main}, "cluster_reach": rounds | {main}}
+
+
+def footprint_of(read: KiExport | ClusterWorkbook) -> Footprint:
     if isinstance(read, KiExport):
-        return set(ki_partitions(read, calendar).dropna())
-    keys, main = workbook_partitions(read, calendar)
-    return set(keys.dropna()) | ({main} if main else set())
+        days = read.frame["submission_time"].map(_submission_day).dropna()
+        return Footprint("ki_report", frozenset(days))
+    # Every reach row's month: a totals row's goes to the main round, so the reach rounds are
+    # at most these, and the main round falls back on the earliest of them as it does loading.
+    months = read.sheets["cluster_reach"].frame["reporting_month"].map(parse_month).dropna()
+    return Footprint("cluster_sheet", frozenset(months), read.year)
+
+
+def partitions_of(read: KiExport | ClusterWorkbook, calendar: RoundCalendar) -> set[str]:
+    return set().union(*footprint_of(read).partitions(calendar).values())
 
 
 def ki_batches(

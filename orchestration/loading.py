@@ -19,7 +19,7 @@ from typing import Protocol, TypeVar
 import duckdb
 
 from orchestration import landing, retention, review, writer_lock
-from orchestration.field_files import FieldRead, cluster_batches, ki_batches, read_field_file
+from orchestration.field_files import FieldRead, cluster_batches, footprint_of, ki_batches, read_field_file
 from orchestration.informants import resolve_secret
 from orchestration.quality.gate import GateOutcome, gate_pending
 from orchestration.quality.sense_checks import Finding, record_findings, sense_check
@@ -28,6 +28,7 @@ from orchestration.readers.round_files import RejectedFile, RoundFile, read_mast
 from orchestration.rules import accepted_batches_sql, count_sql
 from orchestration.warehouse import (
     ALL_RAW_TABLES,
+    FAMILY_TABLES,
     FIELD_TABLES,
     MASTER_LIST_TABLES,
     LoadOutcome,
@@ -35,6 +36,7 @@ from orchestration.warehouse import (
     ensure_raw_schema,
     insert_batch,
     load_round_file,
+    record_footprint,
     record_rejection,
     same_bytes_elsewhere,
 )
@@ -65,6 +67,7 @@ class LoadReport:
     missing: list[str] = field(default_factory=list)  # rounds of the run without a landing file
     outcomes: list[LoadOutcome] = field(default_factory=list)
     refused: list[RejectedFile] = field(default_factory=list)
+    refused_for: dict[str, list[RejectedFile]] = field(default_factory=dict)  # by the raw table fed
     waiting: list[str] = field(default_factory=list)
     informant_key_origin: str | None = None
     retention_blanked: int = 0
@@ -79,6 +82,11 @@ class LoadReport:
     @property
     def gate_seconds(self) -> float:
         return round(sum(gate.seconds for gate in self.gates.values()), 2)
+
+    def touched(self, list_type: str) -> bool:
+        """Whether the run has news of this table: batches its gate settled, or files refused."""
+        gate = self.gates.get(list_type)
+        return bool(gate and (gate.accepted or gate.quarantined)) or bool(self.refused_for.get(list_type))
 
 
 def load_rounds(
@@ -164,6 +172,9 @@ def _refuse(
 ) -> None:
     record_rejection(con, error, partition_key, list_type)
     report.refused.append(error)
+    # A master list names its table; a KI export or workbook its family, which feeds several.
+    for table in FAMILY_TABLES.get(list_type or "", (list_type,) if list_type in ALL_RAW_TABLES else ()):
+        report.refused_for.setdefault(table, []).append(error)
 
 
 def _read_all(todo: list[landing.LandingFile]) -> Iterator[RoundFile | RejectedFile]:
@@ -232,6 +243,8 @@ def _load_field_files(
             _refuse(con, report, error, None, by_name[name].family)
             log.warning(f"refused {error}")
             continue
+        footprint = footprint_of(read)
+        record_footprint(con, read.sha256, footprint.family, footprint.year, footprint.days)
         if isinstance(read, ClusterWorkbook):
             found = cluster_batches(read, name, rounds, keys)
         else:

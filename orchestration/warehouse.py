@@ -33,6 +33,11 @@ FIELD_TABLES = {
     "cluster_reach": "cluster_reach",
 }
 ALL_RAW_TABLES = {**MASTER_LIST_TABLES, **FIELD_TABLES}
+# The raw tables a landing file of each field family feeds (a workbook has one sheet per table).
+FAMILY_TABLES = {
+    "ki_report": ("ki_report",),
+    "cluster_sheet": ("cluster_project", "cluster_activity", "cluster_reach"),
+}
 # Columns the loader computes (all text, as raw is): the informant key and the test marker are
 # computed in Python from the personal columns, so dbt never needs to read those.
 COMPUTED_COLUMNS = {
@@ -109,6 +114,12 @@ create table if not exists raw.quality_failures (
     sample_rows integer[],
     sample_values varchar[],
     checked_at timestamp not null
+);
+create table if not exists raw.field_file_footprints (
+    source_sha256 varchar primary key,  -- a KI export's or workbook's bytes, as read once
+    family varchar not null,
+    workbook_year integer,
+    days date[] not null                -- its submission days, or its reach rows' months
 );
 create table if not exists raw.erased_informants (
     informant_key varchar primary key,  -- reports of this key are never loaded again
@@ -355,6 +366,16 @@ def load_round_file(con: duckdb.DuckDBPyConnection, round_file: RoundFile, sourc
             warnings=round_file.warnings,
             has_totals_row=round_file.has_totals_row,
         ),
+    )
+
+
+def record_footprint(
+    con: duckdb.DuckDBPyConnection, sha256: str, family: str, year: int | None, days
+) -> None:
+    """When a field file's rows fall, for the load plan (field_files.Footprint): kept once per bytes."""
+    con.execute(
+        "insert into raw.field_file_footprints values (?, ?, ?, ?) on conflict do nothing",
+        [sha256, family, year, sorted(days)],
     )
 
 

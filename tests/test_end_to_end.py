@@ -258,6 +258,94 @@ def test_dtm_districts_without_a_cod_district_are_counted_where_dtm_publishes_th
     ]
 
 
+def _raw_check_records(loaded) -> dict:
+    """Each raw table's check's latest record: what the UI shows as its status."""
+    from orchestration.defs.ingest import raw_tables
+
+    storage = loaded["instance"].event_log_storage
+    return storage.get_latest_asset_check_execution_by_key(list(raw_tables.check_keys))
+
+
+def _run_keys(loaded, run_id: str, event_type: dg.DagsterEventType) -> set:
+    return {
+        e.dagster_event.asset_key or e.dagster_event.event_specific_data.asset_check_key
+        for e in loaded["instance"].all_logs(run_id, of_type=event_type)
+    }
+
+
+def test_a_refused_file_fails_its_tables_gate_with_the_reason(loaded):
+    (idp_gate,) = [
+        e
+        for e in loaded["result"].get_asset_check_evaluations()
+        if e.check_name == "great_expectations_suite" and e.asset_key.path[-1] == "dtm_idp_master_list"
+    ]
+    refused = {r.data["file"]: r.data["reason"] for r in idp_gate.metadata["files_refused"].value.records}
+    assert not idp_gate.passed and "totals row states" in refused[TAMPERED]
+    assert "mystery.pdf" not in refused  # a file of no table is the ledger's alone
+
+
+def test_a_load_with_nothing_new_plans_no_table_and_every_gate_keeps_its_result(loaded):
+    """Round 42's files are loaded already: a load of it plans the ledgers and the landing
+    folder's freshness only, evaluates no raw table's check, and the IDP gate that Round 92's
+    quarantined list failed stays failed, where a pass over no rows would have hidden it."""
+    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+    from orchestration.defs.load_plan import launch_selection
+
+    files = landing.scan(loaded["landing"])
+    round_42 = next(f.round_id.partition_key for f in files if f.name.startswith("Round42_"))
+    plan = launch_selection(loaded["database"], files, {round_42})
+    assert plan is not None and {k.path[-1] for k in plan.assets} == {
+        "load_batches",
+        "quality_failures",
+        "sense_check_findings",
+        "file_rejections",
+    }
+    assert {k.name for k in plan.checks} == {"round_freshness"}
+    before = _raw_check_records(loaded)
+    idp_gate = dg.AssetCheckKey(dg.AssetKey(["raw", "dtm_idp_master_list"]), "great_expectations_suite")
+    assert before[idp_gate].status == AssetCheckExecutionRecordStatus.FAILED
+
+    result = load_rounds(loaded["defs"], loaded["instance"], files, [round_42])
+    assert result.success
+    load = result.results[0]
+    events = dg.DagsterEventType
+    assert _run_keys(loaded, load.run_id, events.ASSET_MATERIALIZATION_PLANNED) == set(plan.assets)
+    assert _run_keys(loaded, load.run_id, events.ASSET_MATERIALIZATION) == set(plan.assets)
+    assert _run_keys(loaded, load.run_id, events.ASSET_CHECK_EVALUATION) == set(plan.checks)
+    assert {k: r.id for k, r in _raw_check_records(loaded).items()} == {k: r.id for k, r in before.items()}
+
+
+def test_a_load_planning_every_table_restates_what_it_found_nothing_new_for(loaded):
+    """Launched for every table (as from the UI's launchpad), a load with nothing new yields
+    each check's standing result again, naming the run that evaluated it: never a pass over no
+    rows, and never a check left planned (which the UI shows as skipped)."""
+    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as Status
+
+    from orchestration.attributed_runs import execute
+    from orchestration.defs.partitions import partition_range_tags
+
+    files = landing.scan(loaded["landing"])
+    round_42 = next(f.round_id.partition_key for f in files if f.name.startswith("Round42_"))
+    before = _raw_check_records(loaded)
+    result = execute(loaded["defs"], loaded["instance"], "load_rounds", tags=partition_range_tags([round_42]))
+    assert result.success
+    after = _raw_check_records(loaded)
+    assert set(after) > set(before)  # every check has a result now: those of tables never loaded too
+    for key, record in after.items():
+        assert record.run_id == result.run_id, key
+        evaluation = record.event.dagster_event.event_specific_data
+        was = before.get(key)
+        if was is None:  # the KI and cluster tables: this landing folder never had their files
+            assert evaluation.passed and "no earlier result of this check" in evaluation.description
+            continue
+        assert record.status == was.status, key
+        assert evaluation.metadata["stands_from_run"].value == was.run_id
+    idp_gate = dg.AssetCheckKey(dg.AssetKey(["raw", "dtm_idp_master_list"]), "great_expectations_suite")
+    assert after[idp_gate].status == Status.FAILED
+    assert Status.PLANNED not in {r.status for r in after.values()}
+
+
 def test_reloading_changes_nothing_and_a_reissue_replaces_its_round(loaded):
     before = query(loaded, "select * from marts.idps_by_governorate order by all")
     again = load_rounds(loaded["defs"], loaded["instance"], landing.scan(loaded["landing"]))

@@ -789,7 +789,7 @@ def test_a_successful_load_starts_the_marts_build_planning_what_changed_and_othe
 def test_a_build_whose_run_did_not_plan_every_change_leaves_them_to_the_next_build(field_run, tmp_path):
     from orchestration.attributed_runs import execute
     from orchestration.cli import build_marts
-    from orchestration.defs.dbt_plan import Selection
+    from orchestration.defs.selection import Selection
     from orchestration.warehouse import changed_raw_tables
 
     warehouse = _with_the_workbook_changed(field_run, tmp_path)

@@ -144,6 +144,44 @@ def test_the_new_rounds_build_plans_what_dbt_runs_and_every_check_keeps_a_result
     assert left_out and {r.run_id for r in left_out} == {first.run_id}
 
 
+def test_the_new_rounds_load_plans_the_tables_its_files_feed_and_evaluates_only_those(added_round):
+    """Round 134 brings an IDP and a returnee list and KI submissions an export held already (a
+    footprint the warehouse kept tells them apart from the 2017-19 workbooks, which no round of
+    these holds): the load plans those three tables and their checks, materializes and evaluates
+    exactly them, and the workbooks' gates keep the first load's result."""
+    from dagster._core.instance.ref import InstanceRef
+    from dagster._core.storage.dagster_run import RunsFilter
+
+    from orchestration.defs.ingest import raw_tables
+
+    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(added_round["env"]["DAGSTER_HOME"]))
+    new, first = instance.get_runs(filters=RunsFilter(job_name="load_rounds"))
+    events = dg.DagsterEventType
+
+    def keys(run, event_type):
+        return {
+            e.dagster_event.asset_key or e.dagster_event.event_specific_data.asset_check_key
+            for e in instance.all_logs(run.run_id, of_type=event_type)
+        }
+
+    planned = keys(new, events.ASSET_MATERIALIZATION_PLANNED)
+    assert planned == keys(new, events.ASSET_MATERIALIZATION)
+    assert {k.path[-1] for k in planned} == {
+        "dtm_idp_master_list",
+        "dtm_returnee_master_list",
+        "kobo_ki_reports",
+        "load_batches",
+        "quality_failures",
+        "sense_check_findings",
+        "file_rejections",
+    }
+    assert keys(new, events.ASSET_CHECK_EVALUATION_PLANNED) == keys(new, events.ASSET_CHECK_EVALUATION)
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(list(raw_tables.check_keys))
+    assert set(latest) == set(raw_tables.check_keys)
+    workbooks = {k: r.run_id for k, r in latest.items() if k.asset_key.path[-1].startswith("cluster_")}
+    assert len(workbooks) == 3 and set(workbooks.values()) == {first.run_id}
+
+
 def test_a_publication_written_from_the_last_one_equals_one_written_whole(added_round, tmp_path):
     published = added_round["root"] / "published" / "dtm_latest.duckdb"
     with duckdb.connect(str(published), read_only=True) as con:

@@ -9,6 +9,8 @@ from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.sensors import landing_sensor
 
+LEDGERS = {"load_batches", "quality_failures", "sense_check_findings", "file_rejections"}
+
 
 def _landing_with(fixtures_dir, tmp_path, names):
     """A landing folder holding copies of these fixtures, and a warehouse beside it."""
@@ -47,6 +49,19 @@ def test_new_files_add_partitions_and_one_run_per_contiguous_group(fixtures_dir,
         (run,) = first.run_requests
         assert run.tags["dagster/asset_partition_range_start"] == "IRQ-conflict-R062-2017-01"
         assert run.tags["dagster/asset_partition_range_end"] == "IRQ-conflict-R112-2019-10"
+        # it plans the tables the files feed, with the ledgers, and their checks
+        assert {k.path[-1] for k in run.asset_selection} == {
+            "dtm_idp_master_list",
+            "dtm_returnee_master_list",
+            *LEDGERS,
+        }
+        assert {(k.asset_key.path[-1], k.name) for k in run.asset_check_keys} == {
+            ("dtm_idp_master_list", "great_expectations_suite"),
+            ("dtm_idp_master_list", "round_over_round"),
+            ("dtm_returnee_master_list", "great_expectations_suite"),
+            ("dtm_returnee_master_list", "round_over_round"),
+            ("dtm_round_files", "round_freshness"),
+        }
         # One observation of the landing asset per file, its data version the file's sha256;
         # the cursor is a pointer into the state table, not the state.
         observed = {e.metadata["file"].value: e for e in first.asset_events}
@@ -67,6 +82,7 @@ def test_new_files_add_partitions_and_one_run_per_contiguous_group(fixtures_dir,
         (run,) = changed.run_requests
         assert run.tags["dagster/asset_partition_range_start"] == "IRQ-conflict-R088-2018-01"
         assert run.tags["dagster/asset_partition_range_end"] == "IRQ-conflict-R088-2018-01"
+        assert {k.path[-1] for k in run.asset_selection} == {"dtm_idp_master_list", *LEDGERS}
         assert changed.dynamic_partitions_requests == []
         (event,) = changed.asset_events
         assert event.metadata["file"].value == reissued.name

@@ -10,7 +10,6 @@ its table, and a table planned and not rebuilt would show a run that did not tou
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +18,7 @@ import duckdb
 from orchestration.dbt_scope import BuildScope, needed_nodes
 from orchestration.defs.dbt_project import load_manifest, project_digest
 from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME, run_round_partitions
+from orchestration.defs.selection import Selection
 from orchestration.rounds import sort_partition_keys
 from orchestration.warehouse import built_project, changed_raw_tables, unfinished_rounds
 
@@ -29,14 +29,6 @@ CHANGED_ROUNDS_TAG = "dtm/dbt_rounds_changed"
 UNIQUE_ID = "dagster_dbt/unique_id"
 
 NodeKey = dg.AssetKey | dg.AssetCheckKey
-
-
-@dataclass(frozen=True)
-class Selection:
-    """A run's subset of the dbt assets and their checks."""
-
-    assets: frozenset[dg.AssetKey]
-    checks: frozenset[dg.AssetCheckKey]
 
 
 def build_rounds(

@@ -8,6 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from orchestration.defs.partitions import (
     ROUNDS_PARTITIONS_NAME,
@@ -21,12 +25,17 @@ from orchestration.landing_state import LANDING_ROUND_FILES
 from orchestration.loading import LoadReport, load_rounds
 from orchestration.quality.gate import GateOutcome
 from orchestration.quality.sense_checks import Finding
+from orchestration.readers.round_files import RejectedFile
 from orchestration.review import Review
 from orchestration.rounds import sort_partition_keys
 from orchestration.warehouse import ALL_RAW_TABLES, MASTER_LIST_TABLES
 
 GATE_CHECK = "great_expectations_suite"
 SENSE_CHECK = "round_over_round"
+# The gates block (what a planned check's result carries); the sense checks warn.
+CHECK_BLOCKING = {GATE_CHECK: True, SENSE_CHECK: False}
+# A check's evaluations, not the record of a run that planned it and has not evaluated it yet.
+EVALUATED = {AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED}
 LOAD_BATCHES = dg.AssetKey(["raw", "load_batches"])
 RAW_ASSET_KEYS = {list_type: dg.AssetKey(["raw", table]) for list_type, table in ALL_RAW_TABLES.items()}
 RAW_DESCRIPTIONS = {
@@ -97,7 +106,7 @@ def _spec(key: dg.AssetKey, description: str, *, per_round: bool) -> dg.AssetSpe
         dg.AssetCheckSpec(
             GATE_CHECK,
             asset=key,
-            blocking=True,
+            blocking=CHECK_BLOCKING[GATE_CHECK],
             description="The Great Expectations suite of this raw table (expectations/): a batch "
             "failing a critical expectation is quarantined with its reasons and never reaches dbt.",
         )
@@ -115,6 +124,8 @@ def _spec(key: dg.AssetKey, description: str, *, per_round: bool) -> dg.AssetSpe
     ],
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
+    # A load run plans the tables its files bring news of (orchestration/defs/load_plan.py).
+    can_subset=True,
 )
 def raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Read every landing file of the run's rounds and load it as a batch; refuse what cannot
@@ -129,17 +140,109 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         raise dg.Failure(description=str(error)) from None
     for event in round_materializations(report):
         context.log_event(event)
-    yield from _ledger_materializations(report)
-    yield from (_check_result(gate, warehouse.database.parent) for gate in report.gates.values())
-    yield from (
-        _sense_result(list_type, found, report.sign_off) for list_type, found in report.findings.items()
+    # The ledgers change in every load: one the run did not plan (a person picked one raw
+    # table in the catalog) is still reported.
+    for ledger in _ledger_materializations(report):
+        if ledger.asset_key in context.selected_asset_keys:
+            yield ledger
+        else:
+            context.log_event(dg.AssetMaterialization(ledger.asset_key, metadata=ledger.metadata))
+    yield from report_checks(context, _check_results(report, warehouse.database.parent))
+
+
+def _check_results(report: LoadReport, warehouse_dir: Path) -> list[dg.AssetCheckResult]:
+    """The gates of the tables the run has news of (batches settled, files refused), and the
+    sense checks of the master lists whose gate settled a batch."""
+    gates = [
+        _check_result(gate, report.refused_for.get(list_type, []), warehouse_dir)
+        for list_type, gate in report.gates.items()
+        if report.touched(list_type)
+    ]
+    senses = [
+        _sense_result(list_type, found, report.sign_off)
+        for list_type, found in report.findings.items()
+        if report.gates[list_type].accepted or report.gates[list_type].quarantined
+    ]
+    return gates + senses
+
+
+def report_checks(context: dg.AssetExecutionContext, results: list[dg.AssetCheckResult]):
+    """Yield the planned checks' results and log the others': every result is of what the run
+    found. A planned check with nothing found restates the table's standing result, which a
+    pass over no rows would have hidden, and a skip would have put behind a skipped status."""
+    planned = context.selected_asset_check_keys
+    for result in results:
+        key = dg.AssetCheckKey(result.asset_key, result.check_name)
+        if key in planned:
+            yield result
+        else:
+            context.log_event(_evaluation(context, result))
+    found = {dg.AssetCheckKey(result.asset_key, result.check_name) for result in results}
+    yield from (_restated(context.instance, key) for key in sorted(planned - found))
+
+
+def _evaluation(context: dg.AssetExecutionContext, result: dg.AssetCheckResult) -> dg.AssetCheckEvaluation:
+    """A result as the event Dagster records for a check the run did not plan, with the table's
+    latest materialization as its target (what a planned check's result gets)."""
+    latest = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=result.asset_key), limit=1
+    ).records
+    target = (
+        AssetCheckEvaluationTargetMaterializationData(
+            run_id=latest[0].run_id, storage_id=latest[0].storage_id, timestamp=latest[0].timestamp
+        )
+        if latest
+        else None
+    )
+    return dg.AssetCheckEvaluation(
+        asset_key=result.asset_key,
+        check_name=result.check_name,
+        passed=result.passed,
+        metadata=result.metadata,
+        target_materialization_data=target,
+        severity=result.severity,
+        description=result.description,
+        blocking=CHECK_BLOCKING[result.check_name],
     )
 
 
-def _check_result(gate: GateOutcome, warehouse_dir: Path) -> dg.AssetCheckResult:
+def _restated(instance: dg.DagsterInstance, key: dg.AssetCheckKey) -> dg.AssetCheckResult:
+    """The check's latest evaluation again, saying it stands: the run brought this table nothing
+    to check (its files were loaded already, or hold no row of the run's rounds)."""
+    records = instance.event_log_storage.get_asset_check_execution_history(key, limit=1, status=EVALUATED)
+    if not records or records[0].event is None or records[0].event.dagster_event is None:
+        return dg.AssetCheckResult(
+            asset_key=key.asset_key,
+            check_name=key.name,
+            passed=True,
+            severity=dg.AssetCheckSeverity.WARN,
+            description="Nothing new for this table in this run, and no earlier result of this "
+            "check to stand.",
+            metadata={"new_in_this_run": "no batch, no refused file"},
+        )
+    previous = records[0].event.dagster_event.event_specific_data
+    # The run that evaluated it, however often it has been restated since.
+    origin = previous.metadata.get("stands_from_run")
+    run_id = origin.value if origin is not None else records[0].run_id
+    return dg.AssetCheckResult(
+        asset_key=key.asset_key,
+        check_name=key.name,
+        passed=previous.passed,
+        severity=previous.severity,
+        description=f"Nothing new for this table in this run: run {run_id[:8]}'s result stands.",
+        metadata={
+            **previous.metadata,
+            "stands_from_run": dg.MetadataValue.dagster_run(run_id),
+            "new_in_this_run": "no batch, no refused file",
+        },
+    )
+
+
+def _check_result(gate: GateOutcome, refused: list[RejectedFile], warehouse_dir: Path) -> dg.AssetCheckResult:
     """The suite's verdict in the UI. Quarantined batches never reach staging, so they fail the
     check with WARN severity: blocking stops dbt only on ERROR, and a bad file must not hold
-    back the good files of the same run."""
+    back the good files of the same run. A file of the table that could not be read fails it
+    too: nothing of it reached the suite."""
     failures = [
         (
             f.batch_id.split("/")[0],
@@ -155,10 +258,11 @@ def _check_result(gate: GateOutcome, warehouse_dir: Path) -> dg.AssetCheckResult
     return dg.AssetCheckResult(
         asset_key=RAW_ASSET_KEYS[gate.list_type],
         check_name=GATE_CHECK,
-        passed=not gate.failures,
+        passed=not gate.failures and not refused,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "rows_validated": gate.validated_rows,
+            "files_refused": table_metadata(["file", "reason"], [(e.file, str(e)) for e in refused]),
             "batches_accepted": len(gate.accepted),
             "batches_quarantined": len(gate.quarantined),
             "quarantined": dg.MetadataValue.md("\n".join(f"- {b}" for b in gate.quarantined) or "none"),

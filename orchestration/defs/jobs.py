@@ -28,8 +28,10 @@ rounds_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("raw") | dg.AssetSelection.checks(round_freshness),
     description="Ingest the landing files of the selected rounds into the raw tables, gate them and run "
     "the sense checks (a range of rounds is one run); the landing folder's freshness is checked "
-    "too. A round's partition is materialized only where it received a batch. When it succeeds, "
-    "the build_after_load sensor starts build_marts.",
+    "too. A round's partition is materialized only where it received a batch. Launched by the "
+    "landing sensor or `dtm`, a run plans only the tables its files bring news of; a check it "
+    "plans that gets nothing new states its standing result again. When it succeeds, the "
+    "build_after_load sensor starts build_marts.",
 )
 
 # dbt runs in a run of its own: the ingest step reports each round it loaded and skips the

@@ -4,8 +4,8 @@ runs), the build after each load, and the run-failure alert."""
 import dagster as dg
 
 from orchestration import landing
+from orchestration.defs import dbt_plan, load_plan
 from orchestration.defs.dbt import dtm_dbt_models
-from orchestration.defs.dbt_plan import launch_selection
 from orchestration.defs.ingest import RAW_ASSET_KEYS
 from orchestration.defs.jobs import marts_job, rounds_job
 from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME, partition_range_tags, plan_runs
@@ -46,7 +46,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
         touched -= set(registered)
     new_keys, groups = plan_runs(landing.by_partition(files), touched, registered)
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=None, tags=partition_range_tags(group)) for group in groups],
+        run_requests=[_load_request(warehouse, files, group) for group in groups],
         dynamic_partitions_requests=[
             dg.AddDynamicPartitionsRequest(
                 partitions_def_name=ROUNDS_PARTITIONS_NAME, partition_keys=new_keys
@@ -56,6 +56,20 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
         else [],
         asset_events=[o.observation() for o in looked.changed],
         cursor=str(looked.generation),
+    )
+
+
+def _load_request(
+    warehouse: WarehouseResource, files: list[landing.LandingFile], group: list[str]
+) -> dg.RunRequest:
+    """A load of neighbouring rounds, planning the raw tables their files bring news of (every
+    table when another run is writing the warehouse: the step restates what brought nothing)."""
+    selection = load_plan.launch_selection(warehouse.database, files, set(group))
+    return dg.RunRequest(
+        run_key=None,
+        tags=partition_range_tags(group),
+        asset_selection=sorted(selection.assets) if selection else None,
+        asset_check_keys=sorted(selection.checks) if selection else None,
     )
 
 
@@ -75,7 +89,9 @@ def build_after_load(context: dg.RunStatusSensorContext, warehouse: WarehouseRes
         return dg.SkipReason(f"run {run.run_id} ({run.job_name}) loaded no raw table")
     # The build's run plans what dbt will build, as the warehouse stands now (every asset and
     # check when another run is writing it).
-    selection = launch_selection(dtm_dbt_models, warehouse.database, context.instance, marts_job.tags)
+    selection = dbt_plan.launch_selection(
+        dtm_dbt_models, warehouse.database, context.instance, marts_job.tags
+    )
     return dg.RunRequest(
         run_key=run.run_id,
         tags={"dtm/after_load_run": run.run_id},
