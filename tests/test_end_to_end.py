@@ -290,7 +290,9 @@ def test_a_load_with_nothing_new_plans_no_table_and_every_gate_keeps_its_result(
     quarantined list failed stays failed, where a pass over no rows would have hidden it."""
     from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
+    from orchestration.attributed_runs import execute
     from orchestration.defs.load_plan import launch_selection
+    from orchestration.defs.partitions import partition_range_tags
 
     files = landing.scan(loaded["landing"])
     round_42 = next(f.round_id.partition_key for f in files if f.name.startswith("Round42_"))
@@ -306,9 +308,15 @@ def test_a_load_with_nothing_new_plans_no_table_and_every_gate_keeps_its_result(
     idp_gate = dg.AssetCheckKey(dg.AssetKey(["raw", "dtm_idp_master_list"]), "great_expectations_suite")
     assert before[idp_gate].status == AssetCheckExecutionRecordStatus.FAILED
 
-    result = load_rounds(loaded["defs"], loaded["instance"], files, [round_42])
-    assert result.success
-    load = result.results[0]
+    # the load run as `dtm run` launches it (its build after is the incremental tests' part)
+    load = execute(
+        loaded["defs"],
+        loaded["instance"],
+        "load_rounds",
+        tags=partition_range_tags([round_42]),
+        selection=plan,
+    )
+    assert load.success
     events = dg.DagsterEventType
     assert _run_keys(loaded, load.run_id, events.ASSET_MATERIALIZATION_PLANNED) == set(plan.assets)
     assert _run_keys(loaded, load.run_id, events.ASSET_MATERIALIZATION) == set(plan.assets)
