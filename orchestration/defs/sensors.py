@@ -23,7 +23,8 @@ RAW_LOADING_KEYS = set(RAW_ASSET_KEYS.values())
     description="Every 30 s: looks at the landing folder (hashing only files whose size or time moved), "
     "records one observation of landing/dtm_round_files per new or changed file (data version: its "
     "sha256), adds a round partition for each new round and starts one load_rounds run per group "
-    "of neighbouring rounds whose files are new or changed. Its state is a table in the operations "
+    "of neighbouring rounds whose files are new or changed, planning the raw tables and checks "
+    "those files feed. Its state is a table in the operations "
     "folder; the cursor is that table's generation. Resetting the cursor hashes every file again.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
