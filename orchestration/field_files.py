@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -121,8 +122,13 @@ def footprint_of(read: KiExport | ClusterWorkbook) -> Footprint:
     return Footprint("cluster_sheet", frozenset(months), read.year)
 
 
-def partitions_of(read: KiExport | ClusterWorkbook, calendar: RoundCalendar) -> set[str]:
-    return set().union(*footprint_of(read).partitions(calendar).values())
+@cache
+def file_footprint(path: Path, family: str, sha256: str) -> Footprint | None:
+    """A field file's footprint (None: it cannot be read), read once in a process for these
+    bytes: the landing sensor and `dtm` read a new file to find its rounds, and then plan the
+    load from the same footprint."""
+    read = read_field_file(path, family)
+    return None if isinstance(read, RejectedFile) else footprint_of(read)
 
 
 def ki_batches(

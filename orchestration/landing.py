@@ -13,7 +13,7 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
-from orchestration.field_files import partitions_of, read_field_file
+from orchestration.field_files import file_footprint
 from orchestration.readers.round_files import RejectedFile, RoundFile, file_digest, read_master_list
 from orchestration.reference import read_seed
 from orchestration.rounds import NAMING_HINT, RoundCalendar, RoundId, parse_round_text
@@ -154,5 +154,5 @@ def pending_partitions(files: list[LandingFile], known_files: set[tuple[str, str
 
 def field_partitions(landing_file: LandingFile, rounds: RoundCalendar) -> set[str]:
     """The rounds a KI export's or workbook's rows belong to (none when it cannot be read)."""
-    read = read_field_file(landing_file.path, landing_file.family)
-    return set() if isinstance(read, RejectedFile) else partitions_of(read, rounds)
+    footprint = file_footprint(landing_file.path, landing_file.family, fingerprint(landing_file))
+    return set() if footprint is None else set().union(*footprint.partitions(rounds).values())

@@ -20,6 +20,8 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.selection import Selection
 from orchestration.sample import generator
 
+FIELD = Path(__file__).parent / "fixtures" / "field_files"
+
 
 @pytest.fixture
 def one_round(tmp_path: Path):
@@ -78,6 +80,32 @@ def test_a_load_whose_plan_missed_its_tables_still_reports_what_it_loaded(one_ro
     assert {(c.asset_key, c.name) for c in pending.checks if c.asset_key in master_lists} == {
         (RAW_ASSET_KEYS["returnee"], "great_expectations_suite"),
         (RAW_ASSET_KEYS["returnee"], "round_over_round"),
+    }
+
+
+def test_field_files_are_planned_for_the_rounds_their_rows_fall_in(tmp_path):
+    """Round 134 with the sample's KI exports and 2017-19 workbooks, and a 2019 KI export whose
+    submissions no round of this folder holds (they wait): before anything is loaded, a load of
+    Round 134 plans the KI table for the sample's exports, and no cluster table; with the 2019
+    export alone beside the lists, no KI table either."""
+    landing_dir = tmp_path / "landing"
+    generator.generate(landing_dir, {134}, xlsx=False, field_families=True)
+    files = landing.scan(landing_dir)
+    (key,) = landing.by_partition(files)
+    plan = launch_selection(tmp_path / "none.duckdb", files, {key})
+    raw = {RAW_ASSET_KEYS[t] for t in ("idp", "returnee", "ki_report")}
+    assert plan is not None and plan.assets & set(RAW_ASSET_KEYS.values()) == raw
+
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    for f in files:
+        if f.round_id is not None:
+            (alone / f.name).write_bytes(f.path.read_bytes())
+    waiting = FIELD / "DTM_KI_Assessment_-_all_versions_-_xml_-_2019-03-03-10-15-00.csv"
+    (alone / waiting.name).write_bytes(waiting.read_bytes())
+    plan = launch_selection(tmp_path / "none.duckdb", landing.scan(alone), {key})
+    assert plan is not None and plan.assets & set(RAW_ASSET_KEYS.values()) == raw - {
+        RAW_ASSET_KEYS["ki_report"]
     }
 
 

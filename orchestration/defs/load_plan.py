@@ -21,7 +21,7 @@ from orchestration import landing
 from orchestration.defs.freshness import round_freshness
 from orchestration.defs.ingest import RAW_ASSET_KEYS, raw_tables
 from orchestration.defs.selection import Selection
-from orchestration.field_files import Footprint
+from orchestration.field_files import Footprint, file_footprint
 from orchestration.warehouse import ALL_RAW_TABLES, FAMILY_TABLES, MASTER_LIST_TABLES
 
 # Every batch: its round, list, bytes and whether it still waits for its gate.
@@ -57,9 +57,9 @@ def _sha256(landing_file: landing.LandingFile) -> str:
 def tables_with_news(known: Known, files: list[landing.LandingFile], keys: set[str]) -> set[str]:
     """The raw tables (list types) a load of these rounds gives a batch to or refuses a file
     of: a master list of one of the rounds whose bytes are not a batch of its round yet; a KI
-    export or workbook never read, or with rows of one of the rounds (under the calendar the
-    landing folder makes now) that are not a batch yet; and every table with a batch that an
-    interrupted run left pending. A file refused before is refused again, and is news again:
+    export or workbook with rows of one of the rounds (under the calendar the landing folder
+    makes now) that are not a batch yet, or that cannot be read; and every table with a batch
+    that an interrupted run left pending. A file refused before is refused again, and is news again:
     its table's gate reports the refusal."""
     batches = {(key, list_type, sha256) for key, list_type, sha256, _ in known.batches}
     news = {list_type for _, list_type, _, pending in known.batches if pending}
@@ -71,7 +71,10 @@ def tables_with_news(known: Known, files: list[landing.LandingFile], keys: set[s
                 news.add(f.list_type)
         elif f.family in FAMILY_TABLES:
             sha256 = _sha256(f)
-            if (footprint := known.footprints.get(sha256)) is None:
+            # A file the warehouse has not read: read here, once (the launcher read it already
+            # to find its rounds); one that cannot be read is refused, and its tables told so.
+            footprint = known.footprints.get(sha256) or file_footprint(f.path, f.family, sha256)
+            if footprint is None:
                 news.update(FAMILY_TABLES[f.family])
                 continue
             for table, rounds in footprint.partitions(calendar).items():
