@@ -103,14 +103,17 @@ def load_rounds(
     # while the first load run reads its files (`dtm run` started the gates' worker already).
     gate_worker.start()
     dbt_server.start()
-    from orchestration.defs.load_plan import launch_selection
+    from orchestration.defs.load_plan import launch_selection, plan_text
 
     database = defs.resources["warehouse"].database
     results = []
     for group in groups:
-        print(f"Loading {len(group)} round(s), {group[0]} … {group[-1]}, in one run", flush=True)
         # Planned at each launch: the group before has changed what the warehouse holds.
         selection = launch_selection(database, files, set(group))
+        print(
+            f"Loading {len(group)} round(s), {group[0]} … {group[-1]}, in one run ({plan_text(selection)})",
+            flush=True,
+        )
         results.append(
             _run(defs, instance, "load_rounds", tags=partition_range_tags(group), selection=selection)
         )

@@ -166,6 +166,10 @@ def test_the_new_rounds_load_plans_the_tables_its_files_feed_and_evaluates_only_
 
     planned = keys(new, events.ASSET_MATERIALIZATION_PLANNED)
     assert planned == keys(new, events.ASSET_MATERIALIZATION)
+    # and `dtm run` said so
+    assert (
+        "(planning dtm_idp_master_list, dtm_returnee_master_list, kobo_ki_reports)" in added_round["output"]
+    )
     assert {k.path[-1] for k in planned} == {
         "dtm_idp_master_list",
         "dtm_returnee_master_list",

@@ -114,3 +114,13 @@ def launch_selection(database: Path, files: list[landing.LandingFile], keys: set
         finally:
             con.close()
     return planned_selection(tables_with_news(known, files, keys))
+
+
+def plan_text(selection: Selection | None) -> str:
+    """What a load's plan covers, in words for `dtm`'s output."""
+    if selection is None:
+        return "planning every raw table"
+    tables = sorted(k.path[-1] for k in selection.assets if k in RAW_ASSET_KEYS.values())
+    if not tables:
+        return "no raw table has anything new: every table's checks keep their results"
+    return f"planning {', '.join(tables)}"
