@@ -74,15 +74,21 @@ def ki_partitions(export: KiExport, calendar: RoundCalendar) -> pd.Series:
     return keys.where(days.notna(), fallback)
 
 
+def main_round(year: int, reach_rounds: set[str], calendar: RoundCalendar) -> str | None:
+    """The partition of a workbook's Projects and Activities rows: the round holding January of
+    its year, else the earliest round its reach rows fall in."""
+    return calendar.round_of_month(date(year, 1, 1)) or min(
+        reach_rounds, default=None, key=calendar.keys.index
+    )
+
+
 def workbook_partitions(book: ClusterWorkbook, calendar: RoundCalendar) -> tuple[pd.Series, str | None]:
     """The partition of each reach row, and the partition of the workbook's Projects and
-    Activities rows (the round holding January of its year, else its earliest reach round)."""
+    Activities rows (main_round)."""
     reach = book.sheets["cluster_reach"].frame
     months = reach["reporting_month"].map(parse_month)
     keys = months.map(lambda m: calendar.round_of_month(m) if m else None)
-    main = calendar.round_of_month(date(book.year, 1, 1)) or min(
-        keys.dropna(), default=None, key=lambda k: calendar.keys.index(k)
-    )
+    main = main_round(book.year, set(keys.dropna()), calendar)
     keys = keys.where(months.notna() & (reach["row_kind"] == "data"), main)
     return keys, main
 
@@ -104,9 +110,7 @@ class Footprint:
             return {"ki_report": rounds}
         assert self.year is not None  # a workbook always has its year
         # A workbook's Projects and Activities (and its reach totals rows) go to its main round.
-        main = calendar.round_of_month(date(self.year, 1, 1)) or min(
-            rounds, default=None, key=calendar.keys.index
-        )
+        main = main_round(self.year, rounds, calendar)
         if main is None:
             return {"cluster_project": set(), "cluster_activity": set(), "cluster_reach": set()}
         return {"cluster_project": {main}, "cluster_activity": {main}, "cluster_reach": rounds | {main}}

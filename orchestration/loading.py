@@ -83,10 +83,14 @@ class LoadReport:
     def gate_seconds(self) -> float:
         return round(sum(gate.seconds for gate in self.gates.values()), 2)
 
+    def settled(self, list_type: str) -> bool:
+        """Whether the table's gate settled a batch in this run (accepted or quarantined)."""
+        gate = self.gates.get(list_type)
+        return bool(gate and (gate.accepted or gate.quarantined))
+
     def touched(self, list_type: str) -> bool:
         """Whether the run has news of this table: batches its gate settled, or files refused."""
-        gate = self.gates.get(list_type)
-        return bool(gate and (gate.accepted or gate.quarantined)) or bool(self.refused_for.get(list_type))
+        return self.settled(list_type) or bool(self.refused_for.get(list_type))
 
 
 def load_rounds(

@@ -176,6 +176,22 @@ def connect(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
         connection.close()
 
 
+@contextmanager
+def connect_now(path: Path) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    """A read-only connection without waiting, or None when the file cannot be opened so now
+    (another process is writing it, or it does not exist): for a sensor tick or a run's launch,
+    which plan everything rather than wait for the one writer."""
+    try:
+        connection = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        yield None
+        return
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
 # How long a connection waits for a process outside the writer lock to let the file go: the dbt
 # of a run killed with kill -9 goes on to the end of its build.
 LOCK_WAIT_SECONDS = 900

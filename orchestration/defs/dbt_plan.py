@@ -20,7 +20,7 @@ from orchestration.defs.dbt_project import load_manifest, project_digest
 from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME, run_round_partitions
 from orchestration.defs.selection import Selection
 from orchestration.rounds import sort_partition_keys
-from orchestration.warehouse import built_project, changed_raw_tables, unfinished_rounds
+from orchestration.warehouse import built_project, changed_raw_tables, connect_now, unfinished_rounds
 
 # A run tagged so builds the rounds changed since the last build (not every round) when it names
 # no round partition: build_marts' and review_round's, whose decision changes one round.
@@ -94,16 +94,11 @@ def launch_selection(
     """What a build launched now plans, read from the warehouse; None (every asset and check)
     when there is no warehouse yet, or another process is writing it: a sensor does not wait,
     and the build then runs everything its run plans."""
-    if not database.exists():
-        return None
-    try:
-        con = duckdb.connect(str(database), read_only=True)
-    except duckdb.Error:  # held by a writer (or opened otherwise in this process): plan everything
-        return None
-    try:
-        scope = read_scope(con, instance, tags)
-    except duckdb.CatalogException:  # no raw layer yet: the first build, of everything
-        return None
-    finally:
-        con.close()
+    with connect_now(database) as con:
+        if con is None:  # no warehouse yet, or held by a writer: plan everything
+            return None
+        try:
+            scope = read_scope(con, instance, tags)
+        except duckdb.CatalogException:  # no raw layer yet: the first build, of everything
+            return None
     return planned_selection(assets_def, scope)

@@ -32,8 +32,6 @@ from orchestration.warehouse import ALL_RAW_TABLES, MASTER_LIST_TABLES
 
 GATE_CHECK = "great_expectations_suite"
 SENSE_CHECK = "round_over_round"
-# The gates block (what a planned check's result carries); the sense checks warn.
-CHECK_BLOCKING = {GATE_CHECK: True, SENSE_CHECK: False}
 # A check's evaluations, not the record of a run that planned it and has not evaluated it yet.
 EVALUATED = {AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED}
 LOAD_BATCHES = dg.AssetKey(["raw", "load_batches"])
@@ -106,7 +104,7 @@ def _spec(key: dg.AssetKey, description: str, *, per_round: bool) -> dg.AssetSpe
         dg.AssetCheckSpec(
             GATE_CHECK,
             asset=key,
-            blocking=CHECK_BLOCKING[GATE_CHECK],
+            blocking=True,
             description="The Great Expectations suite of this raw table (expectations/): a batch "
             "failing a critical expectation is quarantined with its reasons and never reaches dbt.",
         )
@@ -161,7 +159,7 @@ def _check_results(report: LoadReport, warehouse_dir: Path) -> list[dg.AssetChec
     senses = [
         _sense_result(list_type, found, report.sign_off)
         for list_type, found in report.findings.items()
-        if report.gates[list_type].accepted or report.gates[list_type].quarantined
+        if report.settled(list_type)
     ]
     return gates + senses
 
@@ -202,7 +200,10 @@ def _evaluation(context: dg.AssetExecutionContext, result: dg.AssetCheckResult) 
         target_materialization_data=target,
         severity=result.severity,
         description=result.description,
-        blocking=CHECK_BLOCKING[result.check_name],
+        # What a planned result carries: the spec's (of the whole asset, not the run's subset).
+        blocking=raw_tables.get_spec_for_check_key(
+            dg.AssetCheckKey(result.asset_key, result.check_name)
+        ).blocking,
     )
 
 

@@ -22,7 +22,7 @@ from orchestration.defs.freshness import round_freshness
 from orchestration.defs.ingest import RAW_ASSET_KEYS, raw_tables
 from orchestration.defs.selection import Selection
 from orchestration.field_files import Footprint, file_footprint
-from orchestration.warehouse import ALL_RAW_TABLES, FAMILY_TABLES, MASTER_LIST_TABLES
+from orchestration.warehouse import ALL_RAW_TABLES, FAMILY_TABLES, MASTER_LIST_TABLES, connect_now
 
 # Every batch: its round, list, bytes and whether it still waits for its gate.
 BATCHES_SQL = "select partition_key, list_type, source_sha256, status = 'pending' from raw.load_batches"
@@ -97,23 +97,30 @@ def planned_selection(news: set[str]) -> Selection | None:
     )
 
 
-def launch_selection(database: Path, files: list[landing.LandingFile], keys: set[str]) -> Selection | None:
-    """What a load of these rounds launched now plans; None (every asset and check) when another
-    process is writing the warehouse: a sensor does not wait, and the step restates what it
-    planned and found nothing new for."""
-    known = Known()
-    if database.exists():
-        try:
-            con = duckdb.connect(str(database), read_only=True)
-        except duckdb.Error:  # held by a writer (or opened otherwise in this process)
+def read_known(database: Path) -> Known | None:
+    """What the warehouse knows now (nothing when there is none yet); None when another process
+    is writing it: a sensor does not wait, and plans every table."""
+    if not database.exists():
+        return Known()
+    with connect_now(database) as con:
+        if con is None:
             return None
         try:
-            known = Known.read(con)
+            return Known.read(con)
         except duckdb.CatalogException:  # no raw layer yet: nothing is known
-            pass
-        finally:
-            con.close()
-    return planned_selection(tables_with_news(known, files, keys))
+            return Known()
+
+
+def launch_selection(database: Path, files: list[landing.LandingFile], keys: set[str]) -> Selection | None:
+    """What a load of these rounds launched now plans; None (every asset and check) when another
+    process is writing the warehouse, and the step restates what it planned and found nothing
+    new for."""
+    return plan_for(read_known(database), files, keys)
+
+
+def plan_for(known: Known | None, files: list[landing.LandingFile], keys: set[str]) -> Selection | None:
+    """The plan of a load of these rounds given what the warehouse knows (None: unknown)."""
+    return None if known is None else planned_selection(tables_with_news(known, files, keys))
 
 
 def plan_text(selection: Selection | None) -> str:

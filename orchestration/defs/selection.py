@@ -13,3 +13,10 @@ class Selection:
 
     assets: frozenset[dg.AssetKey]
     checks: frozenset[dg.AssetCheckKey]
+
+
+def request_selection(selection: Selection | None) -> dict:
+    """A sensor's RunRequest arguments for this plan (None: the whole job)."""
+    if selection is None:
+        return {}
+    return {"asset_selection": sorted(selection.assets), "asset_check_keys": sorted(selection.checks)}

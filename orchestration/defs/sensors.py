@@ -10,6 +10,7 @@ from orchestration.defs.ingest import RAW_ASSET_KEYS
 from orchestration.defs.jobs import marts_job, rounds_job
 from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME, partition_range_tags, plan_runs
 from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.selection import request_selection
 from orchestration.landing_state import observe_as_sensor, state_path
 from orchestration.monitoring import write_alert
 
@@ -46,8 +47,17 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
         # already registered (by `make run`) count as loaded.
         touched -= set(registered)
     new_keys, groups = plan_runs(landing.by_partition(files), touched, registered)
+    # What the warehouse knows, read once for every run this tick requests.
+    known = load_plan.read_known(warehouse.database) if groups else None
     return dg.SensorResult(
-        run_requests=[_load_request(warehouse, files, group) for group in groups],
+        run_requests=[
+            dg.RunRequest(
+                run_key=None,
+                tags=partition_range_tags(group),
+                **request_selection(load_plan.plan_for(known, files, set(group))),
+            )
+            for group in groups
+        ],
         dynamic_partitions_requests=[
             dg.AddDynamicPartitionsRequest(
                 partitions_def_name=ROUNDS_PARTITIONS_NAME, partition_keys=new_keys
@@ -57,20 +67,6 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
         else [],
         asset_events=[o.observation() for o in looked.changed],
         cursor=str(looked.generation),
-    )
-
-
-def _load_request(
-    warehouse: WarehouseResource, files: list[landing.LandingFile], group: list[str]
-) -> dg.RunRequest:
-    """A load of neighbouring rounds, planning the raw tables their files bring news of (every
-    table when another run is writing the warehouse: the step restates what brought nothing)."""
-    selection = load_plan.launch_selection(warehouse.database, files, set(group))
-    return dg.RunRequest(
-        run_key=None,
-        tags=partition_range_tags(group),
-        asset_selection=sorted(selection.assets) if selection else None,
-        asset_check_keys=sorted(selection.checks) if selection else None,
     )
 
 
@@ -94,10 +90,7 @@ def build_after_load(context: dg.RunStatusSensorContext, warehouse: WarehouseRes
         dtm_dbt_models, warehouse.database, context.instance, marts_job.tags
     )
     return dg.RunRequest(
-        run_key=run.run_id,
-        tags={"dtm/after_load_run": run.run_id},
-        asset_selection=sorted(selection.assets) if selection else None,
-        asset_check_keys=sorted(selection.checks) if selection else None,
+        run_key=run.run_id, tags={"dtm/after_load_run": run.run_id}, **request_selection(selection)
     )
 
 
