@@ -103,9 +103,14 @@ class Footprint:
     days: frozenset[date]
     year: int | None = None
 
+    def _round(self, calendar: RoundCalendar, day: date) -> str | None:
+        # As the loader maps rows: a submission to the round holding its day (ki_partitions), a
+        # reach row to the round holding its month (workbook_partitions).
+        return calendar.round_holding(day) if self.family == "ki_report" else calendar.round_of_month(day)
+
     def partitions(self, calendar: RoundCalendar) -> dict[str, set[str]]:
         """The rounds each of the file's raw tables gets rows of (no round: the rows wait)."""
-        rounds = {key for day in self.days if (key := calendar.round_holding(day))}
+        rounds = {key for day in self.days if (key := self._round(calendar, day))}
         if self.family == "ki_report":
             return {"ki_report": rounds}
         assert self.year is not None  # a workbook always has its year
@@ -114,6 +119,11 @@ class Footprint:
         if main is None:
             return {"cluster_project": set(), "cluster_activity": set(), "cluster_reach": set()}
         return {"cluster_project": {main}, "cluster_activity": {main}, "cluster_reach": rounds | {main}}
+
+    def waits(self, calendar: RoundCalendar) -> bool:
+        """Whether some of the file's rows belong to no round under this calendar (the loader
+        says how many, and why), or no row's day could be read."""
+        return not self.days or any(self._round(calendar, day) is None for day in self.days)
 
 
 def footprint_of(read: KiExport | ClusterWorkbook) -> Footprint:

@@ -21,6 +21,7 @@ import duckdb
 from orchestration import landing, retention, review, writer_lock
 from orchestration.field_files import FieldRead, cluster_batches, footprint_of, ki_batches, read_field_file
 from orchestration.informants import resolve_secret
+from orchestration.landing_news import Known, needs_reading, read_known, sha256_of
 from orchestration.quality.gate import GateOutcome, gate_pending
 from orchestration.quality.sense_checks import Finding, record_findings, sense_check
 from orchestration.readers.cluster_sheets import ClusterWorkbook
@@ -69,6 +70,9 @@ class LoadReport:
     refused: list[RejectedFile] = field(default_factory=list)
     refused_for: dict[str, list[RejectedFile]] = field(default_factory=dict)  # by the raw table fed
     waiting: list[str] = field(default_factory=list)
+    # field files not read: nothing new for the run's rounds; their batches of those rounds
+    unread: list[str] = field(default_factory=list)
+    unread_batches: int = 0
     informant_key_origin: str | None = None
     retention_blanked: int = 0
     gates: dict[str, GateOutcome] = field(default_factory=dict)
@@ -96,10 +100,11 @@ class LoadReport:
 def load_rounds(
     database: Path, landing_dir: Path, partition_keys: list[str], label: str, log: Log
 ) -> LoadReport:
-    """Read every landing file of these rounds and load it as a batch; refuse what cannot be
-    read (file, sheet, row, column) and go on with the other files; then gate every pending
-    batch and run the sense checks. Raises informants.SecretMissing before anything is loaded
-    when a KI file needs a secret that is not set."""
+    """Read every landing file of these rounds (a KI export or workbook when it may hold
+    something new for them: landing_news.needs_reading) and load it as a batch; refuse what
+    cannot be read (file, sheet, row, column) and go on with the other files; then gate every
+    pending batch and run the sense checks. Raises informants.SecretMissing before anything is
+    loaded when a KI file to be read needs a secret that is not set."""
     keys = sorted(partition_keys)
     report = LoadReport(keys)
     files = landing.scan(landing_dir)
@@ -108,7 +113,7 @@ def load_rounds(
     report.missing = sorted(set(keys) - set(grouped))
     if report.missing:
         log.warning(f"No landing file for {len(report.missing)} round(s): {', '.join(report.missing[:10])}")
-    field_reads = {f.name: read_field_file(f.path, f.family) for f in landing.field_files(files)}
+    field_reads = _read_field_files(database, files, set(keys), report, log)
     secret = _informant_secret(landing_dir, files, field_reads, report, log)
     with writer_lock.hold(database, say=log.info), connect(database) as con:
         ensure_raw_schema(con)
@@ -205,6 +210,37 @@ def read_ahead(pool: Executor, function: Callable[[T], R], items: Iterable[T], a
         result = pending.popleft().result()
         pending.extend(pool.submit(function, item) for item in islice(items, 1))
         yield result
+
+
+def _read_field_files(
+    database: Path,
+    files: list[landing.LandingFile],
+    keys: set[str],
+    report: LoadReport,
+    log: Log,
+) -> dict[str, FieldRead]:
+    """The KI exports and workbooks this load reads (landing_news.needs_reading). The others
+    are bytes the warehouse has read, with nothing new for these rounds and no row waiting: their
+    batches of these rounds count as unchanged, as they would if read again. What the
+    warehouse knows is read before the writer lock, without waiting: batches and footprints are
+    never removed, so what another writer adds meanwhile can only make a file read needlessly."""
+    known = read_known(database) or Known()
+    rounds = landing.calendar(files)
+    reads: dict[str, FieldRead] = {}
+    unread: set[str] = set()
+    for f in landing.field_files(files):
+        if needs_reading(known, f, rounds, keys):
+            reads[f.name] = read_field_file(f.path, f.family)
+        else:
+            report.unread.append(f.name)
+            unread.add(sha256_of(f))
+    report.unread_batches = sum(1 for key, _, sha256, _ in known.batches if sha256 in unread and key in keys)
+    if report.unread:
+        log.info(
+            f"{len(report.unread)} KI export(s) and workbook(s) hold nothing new for these rounds: "
+            "already loaded, not read again"
+        )
+    return reads
 
 
 def _informant_secret(

@@ -414,7 +414,8 @@ def _ledger_materializations(report: LoadReport):
             "rounds_of_the_run": len(report.partition_keys),
             "rounds_without_a_landing_file": len(report.missing),
             "batches_loaded": sum(1 for o in report.outcomes if o.status == "loaded"),
-            "batches_unchanged": sum(1 for o in report.outcomes if o.status == "unchanged"),
+            "batches_unchanged": sum(1 for o in report.outcomes if o.status == "unchanged")
+            + report.unread_batches,
             "files_refused": len(refused),
             "refused": table_metadata(["file", "reason"], refused),
             "waiting": dg.MetadataValue.md("\n".join(f"- {w}" for w in report.waiting) or "none"),

@@ -12,75 +12,14 @@ planned that brought nothing new has its standing result restated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-
-import duckdb
 
 from orchestration import landing
 from orchestration.defs.freshness import round_freshness
 from orchestration.defs.ingest import RAW_ASSET_KEYS, raw_tables
 from orchestration.defs.selection import Selection
-from orchestration.field_files import Footprint, file_footprint
-from orchestration.warehouse import ALL_RAW_TABLES, FAMILY_TABLES, MASTER_LIST_TABLES, connect_now
-
-# Every batch: its round, list, bytes and whether it still waits for its gate.
-BATCHES_SQL = "select partition_key, list_type, source_sha256, status = 'pending' from raw.load_batches"
-FOOTPRINTS_SQL = "select source_sha256, family, workbook_year, days from raw.field_file_footprints"
-
-
-@dataclass(frozen=True)
-class Known:
-    """What the warehouse knows of the landing files: BATCHES_SQL's rows, and the footprint of
-    every field file it has read, by its sha256."""
-
-    batches: list[tuple[str, str, str, bool]] = field(default_factory=list)
-    footprints: dict[str, Footprint] = field(default_factory=dict)
-
-    @classmethod
-    def read(cls, con: duckdb.DuckDBPyConnection) -> Known:
-        batches = con.execute(BATCHES_SQL).fetchall()
-        try:
-            rows = con.execute(FOOTPRINTS_SQL).fetchall()
-        except duckdb.CatalogException:  # a warehouse from before footprints: every field file is news
-            rows = []
-        return cls(
-            batches, {sha256: Footprint(family, frozenset(days), year) for sha256, family, year, days in rows}
-        )
-
-
-def _sha256(landing_file: landing.LandingFile) -> str:
-    """The file's sha256: from the read the scan made of it, else hashed now."""
-    return landing_file.read.sha256 if landing_file.read is not None else landing.fingerprint(landing_file)
-
-
-def tables_with_news(known: Known, files: list[landing.LandingFile], keys: set[str]) -> set[str]:
-    """The raw tables (list types) a load of these rounds gives a batch to or refuses a file
-    of: a master list of one of the rounds whose bytes are not a batch of its round yet; a KI
-    export or workbook with rows of one of the rounds (under the calendar the landing folder
-    makes now) that are not a batch yet, or that cannot be read; and every table with a batch
-    that an interrupted run left pending. A file refused before is refused again, and is news again:
-    its table's gate reports the refusal."""
-    batches = {(key, list_type, sha256) for key, list_type, sha256, _ in known.batches}
-    news = {list_type for _, list_type, _, pending in known.batches if pending}
-    calendar = landing.calendar(files)
-    for f in files:
-        if f.list_type in MASTER_LIST_TABLES and f.round_id is not None:
-            key = f.round_id.partition_key
-            if key in keys and (key, f.list_type, _sha256(f)) not in batches:
-                news.add(f.list_type)
-        elif f.family in FAMILY_TABLES:
-            sha256 = _sha256(f)
-            # A file the warehouse has not read: read here, once (the launcher read it already
-            # to find its rounds); one that cannot be read is refused, and its tables told so.
-            footprint = known.footprints.get(sha256) or file_footprint(f.path, f.family, sha256)
-            if footprint is None:
-                news.update(FAMILY_TABLES[f.family])
-                continue
-            for table, rounds in footprint.partitions(calendar).items():
-                if any((key, table, sha256) not in batches for key in rounds & keys):
-                    news.add(table)
-    return news
+from orchestration.landing_news import Known, read_known, tables_with_news
+from orchestration.warehouse import ALL_RAW_TABLES
 
 
 def planned_selection(news: set[str]) -> Selection | None:
@@ -95,20 +34,6 @@ def planned_selection(news: set[str]) -> Selection | None:
             k for k in [*raw_tables.check_keys, *round_freshness.check_keys] if k.asset_key not in left_out
         ),
     )
-
-
-def read_known(database: Path) -> Known | None:
-    """What the warehouse knows now (nothing when there is none yet); None when another process
-    is writing it: a sensor does not wait, and plans every table."""
-    if not database.exists():
-        return Known()
-    with connect_now(database) as con:
-        if con is None:
-            return None
-        try:
-            return Known.read(con)
-        except duckdb.CatalogException:  # no raw layer yet: nothing is known
-            return Known()
 
 
 def launch_selection(database: Path, files: list[landing.LandingFile], keys: set[str]) -> Selection | None:

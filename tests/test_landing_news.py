@@ -1,0 +1,94 @@
+"""What a load reads of the KI exports and cluster workbooks, on the committed field files and a
+real DuckDB: a file is read again only when it may hold something new for the load's rounds or
+has rows that wait, and what the warehouse knows of a file maps its rows to rounds as the loader
+does."""
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from orchestration import landing
+from orchestration.field_files import footprint_of, ki_partitions, read_field_file, workbook_partitions
+from orchestration.informants import SECRET_VARIABLE
+from orchestration.loading import load_rounds
+from orchestration.rounds import RoundCalendar
+from orchestration.sample import generator
+from orchestration.warehouse import table_checksums
+
+FIELD = Path(__file__).parent / "fixtures" / "field_files"
+KI_CSV = "DTM_KI_Assessment_-_all_versions_-_xml_-_2019-03-03-10-15-00.csv"  # Dec 2018 to Feb 2019
+KI_JSON = "DTM_KI_Assessment_-_all_versions_-_xml_-_2019-05-20-09-00-00.json"  # Mar to Apr 2019
+WORKBOOK = "Cluster_sheets_test_2019.xlsx"  # reach rows of January to April 2019
+
+
+class Log:
+    def info(self, msg: str) -> None:
+        pass
+
+    def warning(self, msg: str) -> None:
+        pass
+
+
+def new_keys(landing_dir: Path, known: set[str]) -> list[str]:
+    return sorted(set(landing.by_partition(landing.scan(landing_dir))) - known)
+
+
+def test_a_load_reads_a_field_file_again_only_when_it_may_hold_something_new(tmp_path, monkeypatch):
+    monkeypatch.setenv(SECRET_VARIABLE, "test-only-informant-secret-7f3a9c1e5b")
+    landing_dir = tmp_path / "landing"
+    generator.generate(landing_dir, {107, 108}, xlsx=False, field_families=False)
+    for name in (KI_CSV, KI_JSON, WORKBOOK):
+        shutil.copy(FIELD / name, landing_dir / name)
+    database = tmp_path / "dtm.duckdb"
+    first_rounds = new_keys(landing_dir, set())
+
+    first = load_rounds(database, landing_dir, first_rounds, "first", Log())
+    assert first.unread == []
+    loaded = {(o.source_file, o.list_type) for o in first.outcomes if o.status == "loaded"}
+    assert {(KI_CSV, "ki_report"), (WORKBOOK, "cluster_project")} <= loaded
+    # Round 108 (28 February 2019) is the latest: March and April wait.
+    assert [note.split(":")[0] for note in first.waiting] == [WORKBOOK, KI_JSON]
+    tables = table_checksums(database, "raw")
+
+    again = load_rounds(database, landing_dir, first_rounds, "again", Log())
+    # The export whose every row is loaded is not read; the two whose rows wait are, and say so.
+    assert again.unread == [KI_CSV] and again.unread_batches == 1
+    assert again.waiting == first.waiting
+    assert table_checksums(database, "raw") == tables
+
+    generator.generate(landing_dir, {109}, xlsx=False, field_families=False)
+    (round_109,) = new_keys(landing_dir, set(first_rounds))
+    arrived = load_rounds(database, landing_dir, [round_109], "arrived", Log())
+    # Round 109 holds the waiting rows: read and loaded; the export with none of its rows is not read.
+    assert arrived.unread == [KI_CSV] and arrived.waiting == []
+    assert {(o.source_file, o.list_type) for o in arrived.outcomes if o.status == "loaded"} >= {
+        (KI_JSON, "ki_report"),
+        (WORKBOOK, "cluster_reach"),
+    }
+
+    settled = load_rounds(database, landing_dir, [round_109], "settled", Log())
+    assert sorted(settled.unread) == sorted([KI_CSV, KI_JSON, WORKBOOK])
+    assert settled.unread_batches == 2  # Round 109's KI and reach batches, unchanged
+    assert {o.status for o in settled.outcomes} == {"unchanged"}  # its two master lists
+
+
+@pytest.mark.parametrize("day", [1, 10, 20])
+def test_a_footprint_maps_rows_to_rounds_as_the_loader_does(day):
+    """Rounds dated on the 1st, 10th or 20th of each month: a reach row goes to the round holding
+    the middle of its month, a submission to the round holding its day, by the footprint the
+    load plan and the loader read as by the file itself."""
+    calendar = RoundCalendar.of({f"R{month}": date(2019, month, day) for month in range(1, 7)})
+    book = read_field_file(FIELD / WORKBOOK, "cluster_sheet")
+    reach, main = workbook_partitions(book, calendar)
+    assert footprint_of(book).partitions(calendar) == {
+        "cluster_project": {main},
+        "cluster_activity": {main},
+        "cluster_reach": set(reach.dropna()),
+    }
+    for name in (KI_CSV, KI_JSON):
+        export = read_field_file(FIELD / name, "ki_report")
+        assert footprint_of(export).partitions(calendar) == {
+            "ki_report": set(ki_partitions(export, calendar).dropna())
+        }
