@@ -78,7 +78,9 @@ def test_a_load_reads_a_field_file_again_only_when_it_may_hold_something_new(tmp
 def test_a_footprint_maps_rows_to_rounds_as_the_loader_does(day):
     """Rounds dated on the 1st, 10th or 20th of each month: a reach row goes to the round holding
     the middle of its month, a submission to the round holding its day, by the footprint the
-    load plan and the loader read as by the file itself."""
+    load plan and the loader read as by the file itself. (A footprint that put a reach month in
+    the round holding its 1st made `dtm` load a new workbook for the wrong round, and the rows of
+    the right one were never loaded: the file counted as seen.)"""
     calendar = RoundCalendar.of({f"R{month}": date(2019, month, day) for month in range(1, 7)})
     book = read_field_file(FIELD / WORKBOOK, "cluster_sheet")
     reach, main = workbook_partitions(book, calendar)
@@ -87,6 +89,9 @@ def test_a_footprint_maps_rows_to_rounds_as_the_loader_does(day):
         "cluster_activity": {main},
         "cluster_reach": set(reach.dropna()),
     }
+    # and the rounds `dtm` and the landing sensor load for a new workbook are the loader's
+    new_file = landing.LandingFile(FIELD / WORKBOOK, WORKBOOK, None, None, "cluster_sheet")
+    assert landing.field_partitions(new_file, calendar) == set(reach.dropna()) | {main}
     for name in (KI_CSV, KI_JSON):
         export = read_field_file(FIELD / name, "ki_report")
         assert footprint_of(export).partitions(calendar) == {
