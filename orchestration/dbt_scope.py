@@ -24,7 +24,10 @@ DBT_VARS_ARGS = ("--vars", json.dumps(DBT_VARS))
 # queries are small, and a second dbt thread only contended with DuckDB's own threads and with
 # `dtm`, which handles dbt's events, for the 2 cores: a new round's build_marts 11.0-15.2 s with
 # two threads, 11.3-12.2 s with one, and dbt's process 564-645 MB against 485-491 MB (measured,
-# interleaved). The whole sample's first build needs both: 38.8 s with one, 30.4 s with two.
+# interleaved). Measured again on c9ce62e: two threads made the run 13.3-14.4 s against
+# 15.0-15.5 s, but dbt's process 563-587 MB against 430-435 MB (over the 500 MB a new round's run
+# may take), whether DuckDB was bounded at 2 GB or 150 MB (so not its buffers) or glibc kept one
+# malloc arena. The whole sample's first build needs both: 38.8 s with one, 30.4 s with two.
 ONE_NODE_AT_A_TIME_UP_TO_ROUNDS = 3
 
 
