@@ -22,6 +22,8 @@ from orchestration.warehouse import FAMILY_TABLES, MASTER_LIST_TABLES, connect_n
 # Every batch: its round, list, bytes and whether it still waits for its gate.
 BATCHES_SQL = "select partition_key, list_type, source_sha256, status = 'pending' from raw.load_batches"
 FOOTPRINTS_SQL = "select source_sha256, family, workbook_year, days from raw.field_file_footprints"
+# Each file loaded, under its name, with its bytes.
+SOURCES_SQL = "select distinct source_file, source_sha256 from raw.load_batches"
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Known:
 
     batches: list[tuple[str, str, str, bool]] = field(default_factory=list)
     footprints: dict[str, Footprint] = field(default_factory=dict)
+    sources: frozenset[tuple[str, str]] = frozenset()  # SOURCES_SQL's rows
 
     @classmethod
     def read(cls, con: duckdb.DuckDBPyConnection) -> Known:
@@ -40,7 +43,9 @@ class Known:
         except duckdb.CatalogException:  # a warehouse from before footprints: every field file is news
             rows = []
         return cls(
-            batches, {sha256: Footprint(family, frozenset(days), year) for sha256, family, year, days in rows}
+            batches,
+            {sha256: Footprint(family, frozenset(days), year) for sha256, family, year, days in rows},
+            frozenset(con.execute(SOURCES_SQL).fetchall()),
         )
 
     @cached_property
@@ -51,7 +56,7 @@ class Known:
 
 def read_known(database: Path) -> Known | None:
     """What the warehouse knows now (nothing when there is none yet); None when another process
-    is writing it: a sensor does not wait, and plans every table."""
+    is writing it: a sensor does not wait, and plans every table (a loader reads every file)."""
     if not database.exists():
         return Known()
     with connect_now(database) as con:
@@ -113,13 +118,14 @@ def tables_with_news(known: Known, files: list[landing.LandingFile], keys: set[s
 
 
 def needs_reading(
-    known: Known, landing_file: landing.LandingFile, calendar: RoundCalendar, keys: set[str]
+    known: Known, name: str, family: str, sha256: str, calendar: RoundCalendar, keys: set[str]
 ) -> bool:
-    """Whether a load of these rounds reads this field file: unless the warehouse has read these
-    bytes before, holds every batch they give these rounds, and every row of them falls in a
-    round (the loader reads a file whose rows wait, to say how many)."""
-    sha256 = sha256_of(landing_file)
+    """Whether a load of these rounds reads a field file: unless the warehouse has loaded these
+    bytes under this name, holds every batch they give these rounds, and every row of them
+    falls in a round (the loader reads a file whose rows wait, to say how many). A copy of a
+    loaded file under another name is read: `dtm` counts a file as seen once it is loaded under
+    its name, and would load its rounds again in every run."""
     footprint = known.footprints.get(sha256)
-    if footprint is None or footprint.waits(calendar):
+    if (name, sha256) not in known.sources or footprint is None or footprint.waits(calendar):
         return True
-    return bool(field_file_news(footprint, landing_file.family, sha256, calendar, keys, known.batch_keys))
+    return bool(field_file_news(footprint, family, sha256, calendar, keys, known.batch_keys))

@@ -229,11 +229,12 @@ def _read_field_files(
     reads: dict[str, FieldRead] = {}
     unread: set[str] = set()
     for f in landing.field_files(files):
-        if needs_reading(known, f, rounds, keys):
+        sha256 = sha256_of(f)
+        if needs_reading(known, f.name, f.family, sha256, rounds, keys):
             reads[f.name] = read_field_file(f.path, f.family)
         else:
             report.unread.append(f.name)
-            unread.add(sha256_of(f))
+            unread.add(sha256)
     report.unread_batches = sum(1 for key, _, sha256, _ in known.batches if sha256 in unread and key in keys)
     if report.unread:
         log.info(

@@ -73,6 +73,12 @@ def test_a_load_reads_a_field_file_again_only_when_it_may_hold_something_new(tmp
     assert settled.unread_batches == 2  # Round 109's KI and reach batches, unchanged
     assert {o.status for o in settled.outcomes} == {"unchanged"}  # its two master lists
 
+    # The same bytes under another name are read: a file counts as seen once loaded under its name.
+    copy = KI_CSV.replace("10-15-00", "10-15-01")
+    shutil.copy(FIELD / KI_CSV, landing_dir / copy)
+    copied = load_rounds(database, landing_dir, first_rounds, "copied", Log())
+    assert copy not in copied.unread and KI_CSV in copied.unread
+
 
 @pytest.mark.parametrize("day", [1, 10, 20])
 def test_a_footprint_maps_rows_to_rounds_as_the_loader_does(day):
