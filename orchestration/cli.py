@@ -425,8 +425,20 @@ def run(everything: bool) -> int:
         return 0 if ok else 1
     if wanted == []:
         if publication_is_current():
+            # Neither loaded nor refused: the KI exports and workbooks whose rows all wait.
+            waiting = [
+                f.name
+                for f in landing.field_files(files)
+                if (f.name, landing.fingerprint(f)) not in status.known_files
+            ]
             print(
-                f"Every file in {landing_dir} is already loaded and published (dtm run --all reloads them)."
+                f"Every file in {landing_dir} is already loaded and published (dtm run --all reloads them)"
+                + (
+                    f", except {len(waiting)} whose rows wait for a round's master list: "
+                    f"{', '.join(waiting[:5])}{' …' if len(waiting) > 5 else ''}."
+                    if waiting
+                    else "."
+                )
             )
             print_summary()
             return 0

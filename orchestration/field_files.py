@@ -33,7 +33,27 @@ class FieldBatches:
     erased_rows: int = 0
 
 
-READERS = {"ki_report": read_ki_export, "cluster_sheet": read_cluster_workbook}
+def read_placeable_ki_export(path: Path) -> KiExport:
+    """A KI export whose submissions can be placed in rounds. A submission whose time cannot be
+    read goes with the file's latest round, where the gate stops it (ki_partitions); when no
+    submission's time can be read there is no such round, and the file is refused, naming the
+    first row (its rows would otherwise wait, said to be before the earliest round, for ever)."""
+    export = read_ki_export(path)
+    times = export.frame["submission_time"]
+    if len(times) and times.map(_submission_day).isna().all():
+        first = export.frame.iloc[0]
+        raise RejectedFile(
+            path.name,
+            f"no submission has a readable time ({first['submission_time']!r} in the first), so no "
+            "round can hold them",
+            sheet=export.sheet,
+            row=int(first["source_row_number"]),
+            column="_submission_time",
+        )
+    return export
+
+
+READERS = {"ki_report": read_placeable_ki_export, "cluster_sheet": read_cluster_workbook}
 
 
 def _waiting_note(source_name: str, what: str, days: pd.Series, calendar: RoundCalendar) -> list[str]:

@@ -133,14 +133,21 @@ def fingerprint(landing_file: LandingFile) -> str:
 
 def touched_partitions(changed: list[LandingFile], files: list[LandingFile]) -> set[str]:
     """The rounds new or changed files touch: a master list its own round; a KI export or
-    cluster workbook the rounds its rows belong to (read to find them)."""
+    cluster workbook the rounds its rows belong to (read to find them); a file that no round
+    can be told from, or a KI export or workbook that cannot be read, the latest round, whose
+    load refuses it and records why (else it would be neither loaded nor refused, and `dtm`
+    would say every file was loaded)."""
     rounds = calendar(files)
+    refused_by = set(rounds.keys[-1:])
     touched: set[str] = set()
     for landing_file in changed:
         if landing_file.round_id is not None:
             touched.add(landing_file.round_id.partition_key)
         elif landing_file.family in FIELD_FAMILIES:
-            touched |= field_partitions(landing_file, rounds)
+            found = field_partitions(landing_file, rounds)
+            touched |= refused_by if found is None else found
+        else:
+            touched |= refused_by
     return touched
 
 
@@ -152,7 +159,7 @@ def pending_partitions(files: list[LandingFile], known_files: set[tuple[str, str
     return sorted(touched_partitions(new, files))
 
 
-def field_partitions(landing_file: LandingFile, rounds: RoundCalendar) -> set[str]:
-    """The rounds a KI export's or workbook's rows belong to (none when it cannot be read)."""
+def field_partitions(landing_file: LandingFile, rounds: RoundCalendar) -> set[str] | None:
+    """The rounds a KI export's or workbook's rows belong to (None when it cannot be read)."""
     footprint = file_footprint(landing_file.path, landing_file.family, fingerprint(landing_file))
-    return set() if footprint is None else set().union(*footprint.partitions(rounds).values())
+    return None if footprint is None else set().union(*footprint.partitions(rounds).values())

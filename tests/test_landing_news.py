@@ -3,6 +3,8 @@ real DuckDB: a file is read again only when it may hold something new for the lo
 has rows that wait, and what the warehouse knows of a file maps its rows to rounds as the loader
 does."""
 
+import csv
+import io
 import shutil
 from datetime import date
 from pathlib import Path
@@ -15,7 +17,7 @@ from orchestration.informants import SECRET_VARIABLE
 from orchestration.loading import load_rounds
 from orchestration.rounds import RoundCalendar
 from orchestration.sample import generator
-from orchestration.warehouse import table_checksums
+from orchestration.warehouse import table_checksums, warehouse_status
 
 FIELD = Path(__file__).parent / "fixtures" / "field_files"
 KI_CSV = "DTM_KI_Assessment_-_all_versions_-_xml_-_2019-03-03-10-15-00.csv"  # Dec 2018 to Feb 2019
@@ -103,3 +105,41 @@ def test_a_footprint_maps_rows_to_rounds_as_the_loader_does(day):
         assert footprint_of(export).partitions(calendar) == {
             "ki_report": set(ki_partitions(export, calendar).dropna())
         }
+
+
+def test_a_new_file_no_round_can_hold_is_refused_by_the_latest_rounds_load(tmp_path, monkeypatch):
+    """A KI export cut short, one whose submissions have no readable time, and a file no round
+    can be told from: each touches the latest round, whose load refuses it and records why; then
+    it is known, and nothing is pending. (Before, `dtm run` found no round to load for them and
+    said every file was loaded.)"""
+    monkeypatch.setenv(SECRET_VARIABLE, "test-only-informant-secret-7f3a9c1e5b")
+    landing_dir = tmp_path / "landing"
+    generator.generate(landing_dir, {107, 108}, xlsx=False, field_families=False)
+    database = tmp_path / "dtm.duckdb"
+    rounds = new_keys(landing_dir, set())
+    load_rounds(database, landing_dir, rounds, "first", Log())
+
+    cut = KI_CSV.replace("10-15-00", "10-15-02")
+    data = (FIELD / KI_CSV).read_bytes()
+    (landing_dir / cut).write_bytes(data[: len(data) // 2])
+    timeless = KI_CSV.replace("10-15-00", "10-15-03")
+    table = list(csv.reader(io.StringIO((FIELD / KI_CSV).read_text(encoding="utf-8-sig")), delimiter=";"))
+    column = table[0].index("_submission_time")
+    for row in table[1:]:
+        row[column] = "not a time"
+    with (landing_dir / timeless).open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, delimiter=";").writerows(table)
+    (landing_dir / "notes.pdf").write_bytes(b"%PDF-1.4")
+
+    files = landing.scan(landing_dir)
+    assert landing.pending_partitions(files, warehouse_status(database).known_files) == [rounds[-1]]
+    report = load_rounds(database, landing_dir, [rounds[-1]], "arrived", Log())
+    reasons = {error.file: str(error) for error in report.refused}
+    assert set(reasons) == {cut, timeless, "notes.pdf"}
+    assert "cut off" in reasons[cut] and "not a family the warehouse loads" in reasons["notes.pdf"]
+    assert (
+        "row 2, column '_submission_time'" in reasons[timeless]
+        and "no submission has a readable time" in (reasons[timeless])
+    )
+    assert [error.file for error in report.refused_for["ki_report"]] == sorted([cut, timeless])
+    assert landing.pending_partitions(files, warehouse_status(database).known_files) == []

@@ -36,8 +36,8 @@ def landing_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
     for landing_file in files:
         if landing_file.round_id is None and landing_file.family not in landing.FIELD_FAMILIES:
             context.log.warning(
-                f"{landing_file.name}: no round can be told from it; it will be "
-                "recorded as refused at the next load"
+                f"{landing_file.name}: no round can be told from it; the load of the latest round "
+                "after it arrived refuses it, saying why"
             )
     looked = observe_as_sensor(state_path(warehouse.database.parent), files, context.cursor)
     changed = [o.file for o in looked.changed]
