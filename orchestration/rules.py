@@ -24,11 +24,17 @@ def _apply(template: str, *expressions: str) -> str:
 
 
 # --- Count cells -------------------------------------------------------------------------------
-# A count as files write it: `277,518`, `1 234` (a space or no-break space as thousands
-# separator), `6`, `6.0`. Anything else (`1.5`, `n/a`, `1e3`, Arabic-Indic digits) is not a count:
-# the reader refuses it in a totals check, the gate reports it, staging reads it as null.
+# A count as files write it: `277,518`, `1 234 567` (a comma, space or no-break space between
+# groups of three digits), `6`, `6.0`. Anything else is not a count: the reader refuses it in a
+# totals check, the gate reports it, staging reads it as null. Among the rest:
+# - `1.5`, `n/a`, `1e3`, Arabic-Indic digits;
+# - a separator that does not group thousands: `5,00`, `250,00` and `12,5` write a decimal comma
+#   (read as 500, 25000 and 125 when every separator was dropped), and `1.000,00` one thousand;
+# - a dot before exactly three zeros after at most three digits (`1.000`, `12.000`): a thousands
+#   separator in many locales and a decimal point in others, so the count cannot be told.
 COUNT_SEPARATORS = (",", " ", "\t", "\u00a0", "\u202f")
-COUNT_DIGITS = "(-?[0-9]+)(\\.0+)?"
+# Blank around a cell: spaces, tabs and the no-break spaces.
+COUNT_PADDING = (" ", "\t", "\u00a0", "\u202f")
 
 
 def _sql_char(char: str) -> str:
@@ -36,34 +42,49 @@ def _sql_char(char: str) -> str:
     return char if char.isascii() and char.isprintable() else f"\\x{{{ord(char):04x}}}"
 
 
-_SQL_SEPARATORS = "[" + "".join(_sql_char(c) for c in COUNT_SEPARATORS) + "]"
-COUNT_SQL = (
-    f"try_cast(nullif(regexp_extract(regexp_replace({{0}}, '{_SQL_SEPARATORS}', '', 'g'), "
-    f"'^{COUNT_DIGITS}$', 1), '') as bigint)"
-)
-# A cell that holds something (not null, not blank) which is not a count.
-UNPARSEABLE_COUNT_SQL = f"(trim({{0}}) <> '' and {COUNT_SQL} is null)"
+def _count_patterns(char) -> tuple[str, str]:
+    """The count rule's patterns, each character written by `char` (Python's re or RE2): the
+    separators, and a count between padding, its digits (with their sign and separators) in
+    group 1 when it has four digits or more or separators, else in group 2, where a fraction of
+    exactly three zeros (`1.000`) is not allowed."""
+    separators = "[" + "".join(char(c) for c in COUNT_SEPARATORS) + "]"
+    padding = "[" + "".join(char(c) for c in COUNT_PADDING) + "]*"
+    long = f"(-?(?:[0-9]{{4,}}|[0-9]{{1,3}}(?:{separators}[0-9]{{3}})+))(?:\\.0+)?"
+    short = "(-?[0-9]{1,3})(?:\\.(?:00?|0{4,}))?"
+    return separators, f"^{padding}(?:{long}|{short}){padding}$"
 
-_SEPARATORS = re.compile("[" + "".join(map(re.escape, COUNT_SEPARATORS)) + "]")
-_DIGITS = re.compile(COUNT_DIGITS)
+
+_SQL_SEPARATORS, _SQL_COUNT = _count_patterns(_sql_char)
+# Most cells are plain digits: read by a cast after one plain match (the full rule alone is
+# 2-5x slower).
+COUNT_SQL = (
+    f"case when regexp_full_match({{0}}, '^-?[0-9]+$') then try_cast({{0}} as bigint) else "
+    f"try_cast(nullif(regexp_replace(regexp_extract({{0}}, '{_SQL_COUNT}', 1) || "
+    f"regexp_extract({{0}}, '{_SQL_COUNT}', 2), '{_SQL_SEPARATORS}', '', 'g'), '') as bigint) end"
+)
+# A cell that holds something (not null, not blank) which is not a count ({1}: its count).
+UNPARSEABLE_COUNT_SQL = "(trim({0}) <> '' and {1} is null)"
+
+_PY_SEPARATORS, _PY_COUNT = (re.compile(pattern) for pattern in _count_patterns(re.escape))
 
 
 def parse_count(text: str | None) -> int | None:
     """A count cell to an integer; None when empty; ValueError when it is not a count."""
     if text is None or not text.strip():
         return None
-    match = _DIGITS.fullmatch(_SEPARATORS.sub("", text))
+    match = _PY_COUNT.fullmatch(text)
     if match is None:
         raise ValueError(text)
-    return int(match[1])
+    return int(_PY_SEPARATORS.sub("", match[1] or match[2]))
 
 
 def count_sql(expression: str) -> str:
     return _apply(COUNT_SQL, expression)
 
 
-def unparseable_count_sql(expression: str) -> str:
-    return _apply(UNPARSEABLE_COUNT_SQL, expression)
+def unparseable_count_sql(expression: str, counted: str | None = None) -> str:
+    """Whether the cell is not a count; `counted`: its count_sql, computed once elsewhere."""
+    return _apply(UNPARSEABLE_COUNT_SQL, expression, counted or count_sql(expression))
 
 
 # --- KoBo "don't know" -------------------------------------------------------------------------

@@ -55,6 +55,14 @@ def thousands_in_cells() -> list[list[str]]:
     return table
 
 
+def individuals_written(text: str) -> list[list[str]]:
+    """The first location's individuals written as `text` formats them (same value)."""
+    table = rows()
+    column = table[0].index("Individuals")
+    table[1][column] = text.format(int(table[1][column]))
+    return table
+
+
 def long_rows_and_blank_lines() -> list[list[str]]:
     table = rows()
     table[1] = [*table[1], "stray note"]
@@ -73,6 +81,10 @@ REFUSED = {
     "duplicate-families.csv": (as_csv(duplicate_families()).encode(), "both mean households"),
     "no-governorate.csv": (as_csv(without_governorate()).encode(), "no header row"),
     "data-after-totals.csv": (as_csv(data_after_totals()).encode(), "data after the totals row"),
+    # a decimal comma (`138,00` read as 13,800 when separators were dropped) and a dot before
+    # three zeros (`138.000`: 138, or 138,000 in a locale that groups with dots)
+    "decimal-comma.csv": (as_csv(individuals_written("{},00")).encode(), "'138,00' is not a count"),
+    "dot-three-zeros.csv": (as_csv(individuals_written("{}.000")).encode(), "'138.000' is not a count"),
 }
 LOADED = {
     "semicolons.csv": as_csv(rows(), ";").encode("utf-8"),

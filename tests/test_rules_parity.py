@@ -29,8 +29,38 @@ CELLS = [
     "1_000",
     "\u0661\u0662",  # Arabic-Indic digits
     ",",
+    "5,00",  # a decimal comma
+    "250,00",
+    "12,5",
+    "1.000,00",
+    "1,0000",
+    "1 2 3",
+    "1.000",  # one thousand, or one
+    "12.000",
+    "1234.000",
+    "1,234,567",
+    "-1,234",
+    "\u00a012\u00a0",
 ]
 NOT_A_COUNT = "not a count"
+# What a person reads in each cell (the rule's answer, written out by hand).
+READ_AS = {
+    "1,234": 1234,
+    "1\u00a0234": 1234,
+    "1234.0": 1234,
+    "1234.000": 1234,
+    "1,234,567": 1_234_567,
+    "-1,234": -1234,
+    "\u00a012\u00a0": 12,
+    "5,00": NOT_A_COUNT,
+    "250,00": NOT_A_COUNT,
+    "12,5": NOT_A_COUNT,
+    "1.000,00": NOT_A_COUNT,
+    "1,0000": NOT_A_COUNT,
+    "1 2 3": NOT_A_COUNT,
+    "1.000": NOT_A_COUNT,
+    "12.000": NOT_A_COUNT,
+}
 
 
 def python_count(cell: str | None):
@@ -53,6 +83,12 @@ def sql_values(expressions: dict[str, str]) -> pd.DataFrame:
     con.register("cells", pd.DataFrame({"c": pd.array(CELLS, dtype="string")}))
     selected = ", ".join(f'{sql} as "{name}"' for name, sql in expressions.items())
     return con.execute(f"select c, {selected} from cells").df()
+
+
+def test_a_decimal_comma_or_a_dot_before_three_zeros_is_not_a_count():
+    """Separators must group thousands (`5,00` is five in a decimal-comma locale, not 500), and
+    `1.000` may be one or one thousand: neither may become a number."""
+    assert {cell: python_count(cell) for cell in READ_AS} == READ_AS
 
 
 def test_dbt_macros_are_generated_from_the_rules_module():

@@ -3,12 +3,12 @@
 
 {#- A count cell as text to an integer; anything else is null (gates report it). -#}
 {% macro to_count(expression) -%}
-    try_cast(nullif(regexp_extract(regexp_replace({{ expression }}, '[, \x{0009}\x{00a0}\x{202f}]', '', 'g'), '^(-?[0-9]+)(\.0+)?$', 1), '') as bigint)
+    case when regexp_full_match({{ expression }}, '^-?[0-9]+$') then try_cast({{ expression }} as bigint) else try_cast(nullif(regexp_replace(regexp_extract({{ expression }}, '^[ \x{0009}\x{00a0}\x{202f}]*(?:(-?(?:[0-9]{4,}|[0-9]{1,3}(?:[, \x{0009}\x{00a0}\x{202f}][0-9]{3})+))(?:\.0+)?|(-?[0-9]{1,3})(?:\.(?:00?|0{4,}))?)[ \x{0009}\x{00a0}\x{202f}]*$', 1) || regexp_extract({{ expression }}, '^[ \x{0009}\x{00a0}\x{202f}]*(?:(-?(?:[0-9]{4,}|[0-9]{1,3}(?:[, \x{0009}\x{00a0}\x{202f}][0-9]{3})+))(?:\.0+)?|(-?[0-9]{1,3})(?:\.(?:00?|0{4,}))?)[ \x{0009}\x{00a0}\x{202f}]*$', 2), '[, \x{0009}\x{00a0}\x{202f}]', '', 'g'), '') as bigint) end
 {%- endmacro %}
 
 {#- A KI household estimate; KoBo's don't-know codes are null. -#}
 {% macro ki_count(expression) -%}
-    case when trim({{ expression }}) in ('-99', '999', '9999') then null else try_cast(nullif(regexp_extract(regexp_replace({{ expression }}, '[, \x{0009}\x{00a0}\x{202f}]', '', 'g'), '^(-?[0-9]+)(\.0+)?$', 1), '') as bigint) end
+    case when trim({{ expression }}) in ('-99', '999', '9999') then null else case when regexp_full_match({{ expression }}, '^-?[0-9]+$') then try_cast({{ expression }} as bigint) else try_cast(nullif(regexp_replace(regexp_extract({{ expression }}, '^[ \x{0009}\x{00a0}\x{202f}]*(?:(-?(?:[0-9]{4,}|[0-9]{1,3}(?:[, \x{0009}\x{00a0}\x{202f}][0-9]{3})+))(?:\.0+)?|(-?[0-9]{1,3})(?:\.(?:00?|0{4,}))?)[ \x{0009}\x{00a0}\x{202f}]*$', 1) || regexp_extract({{ expression }}, '^[ \x{0009}\x{00a0}\x{202f}]*(?:(-?(?:[0-9]{4,}|[0-9]{1,3}(?:[, \x{0009}\x{00a0}\x{202f}][0-9]{3})+))(?:\.0+)?|(-?[0-9]{1,3})(?:\.(?:00?|0{4,}))?)[ \x{0009}\x{00a0}\x{202f}]*$', 2), '[, \x{0009}\x{00a0}\x{202f}]', '', 'g'), '') as bigint) end end
 {%- endmacro %}
 
 {#- The form two spellings of a name share: ASCII letters and digits. -#}

@@ -21,8 +21,14 @@ def _count(column: str) -> str:
     return count_sql(f'"{column}"')
 
 
-def _unparseable(column: str) -> str:
-    return f"coalesce({unparseable_count_sql(f'{chr(34)}{column}{chr(34)}')}, false)::int"
+def _counted(column: str) -> str:
+    """The column's count, as the frame's `rows` computes it once (the rule's regular expressions
+    are compiled for each place they appear, which a small frame's query pays for)."""
+    return f'"{column}__count"'
+
+
+def _unparseable(column: str, counted: str | None = None) -> str:
+    return f"coalesce({unparseable_count_sql(f'{chr(34)}{column}{chr(34)}', counted)}, false)::int"
 
 
 def governorate_join(alias: str, location_id: str | None = "location_id") -> str:
@@ -69,11 +75,12 @@ def validation_frame(con: duckdb.DuckDBPyConnection, list_type: str, batch_ids: 
             if c["list_type"] == list_type and c["dimension"] == dimension
         ]
         present = " or ".join(f'"{c}" is not null' for c in columns)
-        total = " + ".join(f"coalesce({_count(c)}, 0)" for c in columns)
+        total = " + ".join(f"coalesce({_counted(c)}, 0)" for c in columns)
         sums.append(f"case when {present} then {total} end as {dimension}_sum")
     sql = f"""
         with rows as (
-            select * from raw.{MASTER_LIST_TABLES[list_type]} where batch_id in (select unnest(?::varchar[]))
+            select *, {", ".join(f"{_count(c)} as {_counted(c)}" for c in counts)}
+            from raw.{MASTER_LIST_TABLES[list_type]} where batch_id in (select unnest(?::varchar[]))
         ),
         districts as (
             select distinct admin1_pcode, {name_key_sql("dtm_district")} as district_key
@@ -88,10 +95,10 @@ def validation_frame(con: duckdb.DuckDBPyConnection, list_type: str, batch_ids: 
             rows.batch_id,
             rows.source_row_number,
             rows.location_id,
-            {_count("households")} as households_count,
-            {_count("individuals")} as individuals_count,
-            {" + ".join(_unparseable(c) for c in counts)} as unparseable_count_cells,
-            {" + ".join(f"(coalesce({_count(c)}, 0) < 0)::int" for c in counts)} as negative_count_cells,
+            {_counted("households")} as households_count,
+            {_counted("individuals")} as individuals_count,
+            {" + ".join(_unparseable(c, _counted(c)) for c in counts)} as unparseable_count_cells,
+            {" + ".join(f"(coalesce({_counted(c)}, 0) < 0)::int" for c in counts)} as negative_count_cells,
             {", ".join(sums)},
             case units.breakdown_unit when 'households' then households_count else individuals_count end
                 as breakdown_total,
