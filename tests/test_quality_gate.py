@@ -223,3 +223,37 @@ def test_a_gate_finds_failures_without_loading_what_no_suite_uses():
     failed, loaded = done.stdout.splitlines()[-2:]
     assert failed == "['expect_column_values_to_not_be_null']"
     assert loaded == "False"
+
+
+def test_a_reach_month_outside_its_workbooks_year_quarantines_that_rounds_batch(tmp_path):
+    """A cluster keeps one workbook a year: the 2019 test workbook with one reach row dated
+    December 2018 puts that row in Round 107, whose reach batch the gate quarantines, naming the
+    row; the 2019 rounds' batches are accepted."""
+    import openpyxl
+
+    from orchestration import landing
+    from orchestration.loading import load_rounds
+    from orchestration.sample import generator
+
+    class Log:
+        def info(self, msg: str) -> None:
+            pass
+
+        def warning(self, msg: str) -> None:
+            pass
+
+    landing_dir = tmp_path / "landing"
+    generator.generate(landing_dir, {107, 108, 109}, xlsx=False, field_families=False)
+    name = "Cluster_sheets_test_2019.xlsx"
+    book = openpyxl.load_workbook(Path(__file__).parent / "fixtures" / "field_files" / name)
+    reach = book["Reach"]
+    last_data_row = reach.max_row - 1  # above the totals row
+    reach.cell(last_data_row, 1).value = "2018-12"
+    book.save(landing_dir / name)
+    keys = sorted(landing.by_partition(landing.scan(landing_dir)))
+    report = load_rounds(tmp_path / "dtm.duckdb", landing_dir, keys, "test", Log())
+    gate = report.gates["cluster_reach"]
+    (quarantined,) = gate.quarantined
+    assert quarantined.startswith("IRQ-conflict-R107-") and len(gate.accepted) == 2
+    (failure,) = [f for f in gate.failures if "month_outside_year" in f.columns]
+    assert failure.severity == "error" and failure.batch_id == quarantined

@@ -92,6 +92,8 @@ def cluster_reach_frame(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) ->
             r.batch_id,
             r.source_row_number,
             try_cast(r.reference_month as date) as reference_month,
+            year(try_cast(r.reference_month as date)) <> try_cast(r.workbook_year as integer)
+                as month_outside_year,
             {hrp_code_sql("r.hrp_code")} as hrp_code,
             r.activity,
             {GOVERNORATE_PCODE} as governorate_pcode,
