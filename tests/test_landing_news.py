@@ -143,3 +143,32 @@ def test_a_new_file_no_round_can_hold_is_refused_by_the_latest_rounds_load(tmp_p
     )
     assert [error.file for error in report.refused_for["ki_report"]] == sorted([cut, timeless])
     assert landing.pending_partitions(files, warehouse_status(database).known_files) == []
+
+
+def test_the_informant_secret_is_needed_only_for_a_ki_file_the_load_reads(tmp_path, monkeypatch):
+    """A foreign KI export loaded with the secret set needs it no more once nothing of it is
+    new: a later round's master lists load without it. An export with rows for that round
+    still needs it, and nothing is loaded without it."""
+    from orchestration.informants import SecretMissing
+
+    monkeypatch.setenv(SECRET_VARIABLE, "test-only-informant-secret-7f3a9c1e5b")
+    landing_dir = tmp_path / "landing"
+    generator.generate(landing_dir, {107, 108}, xlsx=False, field_families=False)
+    shutil.copy(FIELD / KI_CSV, landing_dir / KI_CSV)
+    database = tmp_path / "dtm.duckdb"
+    first_rounds = new_keys(landing_dir, set())
+    load_rounds(database, landing_dir, first_rounds, "first", Log())
+
+    monkeypatch.delenv(SECRET_VARIABLE)
+    generator.generate(landing_dir, {109}, xlsx=False, field_families=False)
+    (round_109,) = new_keys(landing_dir, set(first_rounds))
+    shutil.copy(FIELD / KI_JSON, landing_dir / KI_JSON)  # foreign, with Round 109's rows
+    tables = table_checksums(database, "raw")
+    with pytest.raises(SecretMissing, match=KI_JSON):
+        load_rounds(database, landing_dir, [round_109], "refused", Log())
+    assert table_checksums(database, "raw") == tables
+
+    (landing_dir / KI_JSON).unlink()
+    report = load_rounds(database, landing_dir, [round_109], "no secret", Log())
+    assert report.unread == [KI_CSV] and report.informant_key_origin is None
+    assert {o.list_type for o in report.outcomes if o.status == "loaded"} == {"idp", "returnee"}
