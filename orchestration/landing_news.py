@@ -19,11 +19,11 @@ from orchestration.field_files import Footprint, file_footprint
 from orchestration.rounds import RoundCalendar
 from orchestration.warehouse import FAMILY_TABLES, MASTER_LIST_TABLES, connect_now
 
-# Every batch: its round, list, bytes and whether it still waits for its gate.
-BATCHES_SQL = "select partition_key, list_type, source_sha256, status = 'pending' from raw.load_batches"
+# Every batch: its round, list, bytes, whether it still waits for its gate, and its file's name.
+BATCHES_SQL = (
+    "select partition_key, list_type, source_sha256, status = 'pending', source_file from raw.load_batches"
+)
 FOOTPRINTS_SQL = "select source_sha256, family, workbook_year, days from raw.field_file_footprints"
-# Each file loaded, under its name, with its bytes.
-SOURCES_SQL = "select distinct source_file, source_sha256 from raw.load_batches"
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,8 @@ class Known:
     """What the warehouse knows of the landing files: BATCHES_SQL's rows, and the footprint of
     every field file it has read, by its sha256."""
 
-    batches: list[tuple[str, str, str, bool]] = field(default_factory=list)
+    batches: list[tuple[str, str, str, bool, str]] = field(default_factory=list)
     footprints: dict[str, Footprint] = field(default_factory=dict)
-    sources: frozenset[tuple[str, str]] = frozenset()  # SOURCES_SQL's rows
 
     @classmethod
     def read(cls, con: duckdb.DuckDBPyConnection) -> Known:
@@ -43,15 +42,18 @@ class Known:
         except duckdb.CatalogException:  # a warehouse from before footprints: every field file is news
             rows = []
         return cls(
-            batches,
-            {sha256: Footprint(family, frozenset(days), year) for sha256, family, year, days in rows},
-            frozenset(con.execute(SOURCES_SQL).fetchall()),
+            batches, {sha256: Footprint(family, frozenset(days), year) for sha256, family, year, days in rows}
         )
 
     @cached_property
     def batch_keys(self) -> set[tuple[str, str, str]]:
         """(round, list type, sha256) of every batch."""
-        return {(key, list_type, sha256) for key, list_type, sha256, _ in self.batches}
+        return {(key, list_type, sha256) for key, list_type, sha256, _, _ in self.batches}
+
+    @cached_property
+    def sources(self) -> set[tuple[str, str]]:
+        """(file name, sha256) of every file loaded: its bytes under its name."""
+        return {(name, sha256) for _, _, sha256, _, name in self.batches}
 
 
 def read_known(database: Path) -> Known | None:
@@ -101,7 +103,7 @@ def tables_with_news(known: Known, files: list[landing.LandingFile], keys: set[s
     that an interrupted run left pending. A file refused before is refused again, and is news again:
     its table's gate reports the refusal."""
     batches = known.batch_keys
-    news = {list_type for _, list_type, _, pending in known.batches if pending}
+    news = {list_type for _, list_type, _, pending, _ in known.batches if pending}
     calendar = landing.calendar(files)
     for f in files:
         if f.list_type in MASTER_LIST_TABLES and f.round_id is not None:

@@ -220,7 +220,8 @@ def _read_field_files(
     log: Log,
 ) -> dict[str, FieldRead]:
     """The KI exports and workbooks this load reads (landing_news.needs_reading). The others
-    are bytes the warehouse has read, with nothing new for these rounds and no row waiting: their
+    are bytes the warehouse has loaded under their name, with nothing new for these rounds and
+    no row waiting: their
     batches of these rounds count as unchanged, as they would if read again. What the
     warehouse knows is read before the writer lock, without waiting: batches and footprints are
     never removed, so what another writer adds meanwhile can only make a file read needlessly."""
@@ -235,7 +236,9 @@ def _read_field_files(
         else:
             report.unread.append(f.name)
             unread.add(sha256)
-    report.unread_batches = sum(1 for key, _, sha256, _ in known.batches if sha256 in unread and key in keys)
+    report.unread_batches = sum(
+        1 for key, _, sha256, _, _ in known.batches if sha256 in unread and key in keys
+    )
     if report.unread:
         log.info(
             f"{len(report.unread)} KI export(s) and workbook(s) hold nothing new for these rounds: "
