@@ -72,6 +72,38 @@ def test_a_kobo_json_export_reads_the_validation_status_object_as_its_uid():
     assert "validation_status_approved" in statuses
 
 
+def test_exports_saved_as_unicode_text_or_with_lone_cr_line_ends_read_as_the_originals(tmp_path):
+    """A KoBo export saved again by a spreadsheet: UTF-16 with its byte-order mark, or lines ending
+    in a lone CR. JSON is UTF-8 or marked Unicode: one in Windows-1256 is refused."""
+    for original, variants in (
+        (
+            CSV,
+            {
+                "utf16": CSV.read_text(encoding="utf-8").encode("utf-16"),
+                "cr": CSV.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r"),
+            },
+        ),
+        (JSON, {"utf16": JSON.read_text(encoding="utf-8").encode("utf-16")}),
+    ):
+        expected = read_ki_export(original).frame
+        for label, data in variants.items():
+            path = tmp_path / label / original.name
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(data)
+            read = read_ki_export(path).frame
+            assert len(read) == len(expected) > 0, (original.name, label)
+            assert read.drop(columns=["source_file"], errors="ignore").equals(
+                expected.drop(columns=["source_file"], errors="ignore")
+            ), (original.name, label)
+    arabic = tmp_path / "arabic" / JSON.name
+    arabic.parent.mkdir()
+    arabic.write_bytes(JSON.read_text(encoding="utf-8").encode("cp1256", errors="replace"))
+    assert arabic.read_bytes() != JSON.read_bytes()  # the export holds Arabic text
+    with pytest.raises(RejectedFile) as refused:
+        read_ki_export(arabic)
+    assert "the text is not UTF-8" in refused.value.reason
+
+
 def test_the_three_forms_agree_on_the_submissions_they_share():
     by_form = {path.suffix: read_ki_export(path).frame.set_index("submission_uuid") for path in (XLSX, JSON)}
     shared = by_form[".xlsx"].index.intersection(by_form[".json"].index)

@@ -85,12 +85,22 @@ REFUSED = {
     # three zeros (`138.000`: 138, or 138,000 in a locale that groups with dots)
     "decimal-comma.csv": (as_csv(individuals_written("{},00")).encode(), "'138,00' is not a count"),
     "dot-three-zeros.csv": (as_csv(individuals_written("{}.000")).encode(), "'138.000' is not a count"),
+    # UTF-16 cut off in the middle of a character
+    "unicode-text-cut.csv": (
+        as_csv(rows(), "\t").encode("utf-16")[:-1],
+        "marked as UTF-16-LE text but is not (truncated data",
+    ),
 }
 LOADED = {
     "semicolons.csv": as_csv(rows(), ";").encode("utf-8"),
     "windows-arabic.csv": as_csv(rows()).encode("cp1256"),
     "thousands-in-cells.csv": as_csv(thousands_in_cells()).encode("utf-8"),
     "long-rows-blank-lines.csv": as_csv(long_rows_and_blank_lines()).encode("utf-8"),
+    # Excel's "Unicode Text": UTF-16 with its byte-order mark, tab-separated
+    "unicode-text.csv": as_csv(rows(), "\t").encode("utf-16"),
+    "unicode-text-big-endian.csv": b"\xfe\xff" + as_csv(rows(), "\t").encode("utf-16-be"),
+    # lines ending in a lone CR, as old Mac exports end them
+    "mac-line-ends.csv": as_csv(rows()).replace("\r\n", "\r").encode("utf-8"),
 }
 
 

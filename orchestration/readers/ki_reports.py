@@ -17,6 +17,7 @@ import pandas as pd
 from orchestration.readers.round_files import (
     RejectedFile,
     csv_rows,
+    decoded_text,
     ends_with_line_end,
     file_digest,
     open_workbook,
@@ -74,8 +75,8 @@ def read_ki_export(path: Path) -> KiExport:
 
 def _json_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        data = json.loads(decoded_text(path, unmarked=("utf-8-sig",)))  # JSON is UTF-8 or marked
+    except json.JSONDecodeError as error:
         raise RejectedFile(path.name, f"not KoBo JSON ({error})") from error
     records = data.get("results") if isinstance(data, dict) else data
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):

@@ -7,6 +7,7 @@ totals row, which is never loaded as a location.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -31,6 +32,16 @@ from orchestration.rules import name_key, parse_count
 T = TypeVar("T")
 HEADER_SEARCH_ROWS = 30
 MIN_KNOWN_HEADERS = 5
+# Unicode text a spreadsheet saves with a byte-order mark (Excel's "Unicode Text" is UTF-16 LE
+# with its mark, tab-separated): UTF-32's marks first, since UTF-16 LE's begins UTF-32 LE's.
+BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# Unmarked text: UTF-8, else Windows-1256 (Arabic Windows exports); by the names people know.
+UNMARKED_ENCODINGS = {"utf-8-sig": "UTF-8", "cp1256": "Windows-1256"}
 _TOTALS = re.compile(r"^\s*totals?\b", re.IGNORECASE)
 _LOCATIONS_IN_TOTALS = re.compile(r"locations?\s*:?\s*([\d,.\s]+)", re.IGNORECASE)
 # A count cell the fast path of the totals check may sum as it is.
@@ -227,16 +238,37 @@ def _load_rows(path: Path, list_type: str | None) -> tuple[str | None, list[list
     raise RejectedFile(path.name, f"'{suffix}' is not a format the warehouse reads (CSV or XLSX)")
 
 
-def csv_rows(path: Path) -> list[list[str]]:
+def byte_order_mark(raw: bytes) -> tuple[bytes, str | None]:
+    """The byte-order mark the bytes start with and the encoding it names (b"", None: none)."""
+    return next(
+        ((mark, encoding) for mark, encoding in BYTE_ORDER_MARKS if raw.startswith(mark)), (b"", None)
+    )
+
+
+def decoded_text(path: Path, unmarked: tuple[str, ...] = tuple(UNMARKED_ENCODINGS)) -> str:
+    """The file's text: in the encoding its byte-order mark names, else the first of `unmarked`
+    that decodes it."""
     raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "cp1256"):  # cp1256: Arabic Windows exports
+    mark, marked = byte_order_mark(raw)
+    if marked is not None:
         try:
-            text = raw.decode(encoding)
-            break
+            return raw[len(mark) :].decode(marked)
+        except UnicodeDecodeError as error:
+            raise RejectedFile(
+                path.name,
+                f"the file is marked as {marked.upper()} text but is not ({error.reason} at byte "
+                f"{len(mark) + error.start:,}): it is cut off or damaged",
+            ) from None
+    for encoding in unmarked:
+        try:
+            return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    else:  # pragma: no cover — cp1256 decodes almost anything; kept for a clear message
-        raise RejectedFile(path.name, "the text is neither UTF-8 nor Windows-1256")
+    raise RejectedFile(path.name, f"the text is not {' or '.join(UNMARKED_ENCODINGS[e] for e in unmarked)}")
+
+
+def csv_rows(path: Path) -> list[list[str]]:
+    text = decoded_text(path)
     if "\x00" in text:
         raise RejectedFile(path.name, "the file holds binary data (NUL bytes), not CSV text")
     try:
@@ -247,7 +279,9 @@ def csv_rows(path: Path) -> list[list[str]]:
     rows: list[list[str]] = []
     try:
         # Strict first: it is the only way to tell a quote left open at the end of the file.
-        for row in csv.reader(io.StringIO(text), delimiter=delimiter, strict=True):
+        # newline="": the csv module tells line ends itself, so lines ending in a lone CR (old
+        # Mac exports) read as LF or CRLF ones do, and a line end in a quoted cell stays text.
+        for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True):
             rows.append([cell.strip() for cell in row])
     except csv.Error as error:
         if "unexpected end of data" in str(error):
@@ -258,14 +292,21 @@ def csv_rows(path: Path) -> list[list[str]]:
                 row=len(rows) + 1,
             ) from None
         # Quoting a strict parser refuses elsewhere ('"a"b') is read as spreadsheets read it.
-        rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+        rows = [
+            [cell.strip() for cell in row]
+            for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        ]
     return rows
 
 
 def ends_with_line_end(path: Path) -> bool:
+    """Whether the text's last character ends a line (in UTF-16 and UTF-32 too)."""
     with path.open("rb") as handle:
-        handle.seek(-1, 2)
-        return handle.read(1) in (b"\n", b"\r")
+        _, marked = byte_order_mark(handle.read(4))
+        encoding = marked or "ascii"
+        width = len("\n".encode(encoding))
+        handle.seek(-min(width, path.stat().st_size), 2)
+        return handle.read() in ("\n".encode(encoding), "\r".encode(encoding))
 
 
 def open_workbook(path: Path) -> CalamineWorkbook:
