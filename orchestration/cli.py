@@ -31,7 +31,7 @@ from orchestration import dbt_server, landing, review, settings, writer_lock
 from orchestration.attributed_runs import RunSequence, execute
 from orchestration.defs.partitions import ROUNDS_PARTITIONS_NAME, partition_range_tags, plan_runs
 from orchestration.landing_state import observe, state_path
-from orchestration.publish.publication import choose_round
+from orchestration.publish.publication import NothingToPublish, choose_round
 from orchestration.publish.warehouse_file import LATEST
 from orchestration.quality import gate_worker
 from orchestration.warehouse import connect, ensure_raw_schema, warehouse_status
@@ -204,7 +204,8 @@ def print_summary() -> None:
             print("The warehouse has no marts yet: no dbt build has finished. `dtm run` builds them.")
             return
         rejected = con.execute(
-            "select source_file, reason from raw.file_rejections order by source_file"
+            "select source_file, reason from raw.file_rejections where withdrawn_at is null "
+            "order by source_file"
         ).fetchall()
     if not row:
         print("The warehouse holds no round yet.")
@@ -212,15 +213,30 @@ def print_summary() -> None:
     key, number, day, idps, returnees, locations = row[0]
     print()
     print(f"Latest round: Round {number} ({day:%d %B %Y}), partition {key}")
-    print(f"  IDPs (individuals):      {idps:>12,} in {locations:,} locations")
-    print(f"  Returnees (individuals): {returnees or 0:>12,}")
+    # A round whose list did not pass has no figure, which is not zero (nor published).
+    print(
+        f"  IDPs (individuals):      {idps:>12,} in {locations:,} locations"
+        if idps is not None
+        else "  IDPs (individuals):      no IDP list of the round passed the gate"
+    )
+    print(
+        f"  Returnees (individuals): {returnees:>12,}"
+        if returnees is not None
+        else "  Returnees (individuals): no returnee list of the round passed the gate"
+    )
     projects, years, reports, rounds = field
     print(f"  HRP projects: {projects} over {years} year(s); KI reports: {reports:,} over {rounds} round(s)")
     print(f"Warehouse: {settings.warehouse_path()}")
     published = published_round(settings.published_dir())
     if published:
         print(f"Published: {published[0]} ({settings.published_dir() / LATEST})")
-    for held in choose_round(settings.warehouse_path()).withheld:
+    choice = choose_round(settings.warehouse_path())
+    if key != choice.latest and key not in {held.partition_key for held in choice.withheld}:
+        try:
+            choose_round(settings.warehouse_path(), key)
+        except NothingToPublish as why:
+            print(f"  {why}")
+    for held in choice.withheld:
         print(f"  held back: {held.partition_key}: {held.why}")
         if held.status == review.AWAITING:
             print(
@@ -404,7 +420,8 @@ def run(everything: bool) -> int:
         None
         if everything
         else sorted(
-            set(landing.pending_partitions(files, status.known_files)) | set(status.unfinished_rounds)
+            set(landing.pending_partitions(files, status.known_files, status.conflicted))
+            | set(status.unfinished_rounds)
         )
     )
     instance = dagster_instance()
@@ -431,14 +448,19 @@ def run(everything: bool) -> int:
                 for f in landing.field_files(files)
                 if (f.name, landing.fingerprint(f)) not in status.known_files
             ]
+            # Refused as versions of one list that arrived together, until only one is left.
+            versions = sorted(f.name for f in landing.in_conflict(files, status.conflicted))
+            exceptions = [
+                f"{len(names)} {why}: {', '.join(names[:5])}{' …' if len(names) > 5 else ''}"
+                for names, why in (
+                    (waiting, "whose rows wait for a round's master list"),
+                    (versions, "refused as versions of one list with different rows, until one is left"),
+                )
+                if names
+            ]
             print(
                 f"Every file in {landing_dir} is already loaded and published (dtm run --all reloads them)"
-                + (
-                    f", except {len(waiting)} whose rows wait for a round's master list: "
-                    f"{', '.join(waiting[:5])}{' …' if len(waiting) > 5 else ''}."
-                    if waiting
-                    else "."
-                )
+                + (f", except {'; and '.join(exceptions)}." if exceptions else ".")
             )
             print_summary()
             return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -151,12 +152,27 @@ def touched_partitions(changed: list[LandingFile], files: list[LandingFile]) -> 
     return touched
 
 
-def pending_partitions(files: list[LandingFile], known_files: set[tuple[str, str]]) -> list[str]:
+def pending_partitions(
+    files: list[LandingFile],
+    known_files: set[tuple[str, str]],
+    conflicted: Collection[tuple[str, str]] = (),
+) -> list[str]:
     """Rounds with a file the warehouse has not seen under that name with those bytes (loaded or
     refused): a byte copy of an earlier round's file under a new name is new, and is refused
-    when it loads, naming both files."""
+    when it loads, naming both files. A version of a list refused with the others that arrived
+    with it (`conflicted`, list_versions) is new again once no other refused version is left."""
     new = [f for f in files if (f.name, fingerprint(f)) not in known_files]
-    return sorted(touched_partitions(new, files))
+    return sorted(touched_partitions([f for f in new if f not in in_conflict(new, conflicted)], files))
+
+
+def in_conflict(files: list[LandingFile], conflicted: Collection[tuple[str, str]]) -> set[LandingFile]:
+    """The files refused as versions of one list (`conflicted`) that still have another such
+    version beside them, with other bytes, for the same round and list."""
+    by_list: dict[tuple[str, str | None], dict[LandingFile, str]] = {}
+    for f in files:
+        if f.round_id is not None and (f.name, sha := fingerprint(f)) in conflicted:
+            by_list.setdefault((f.round_id.partition_key, f.list_type), {})[f] = sha
+    return {f for versions in by_list.values() if len(set(versions.values())) > 1 for f in versions}
 
 
 def field_partitions(landing_file: LandingFile, rounds: RoundCalendar) -> set[str] | None:

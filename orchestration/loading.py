@@ -18,7 +18,7 @@ from typing import Protocol, TypeVar
 
 import duckdb
 
-from orchestration import landing, retention, review, writer_lock
+from orchestration import landing, list_versions, retention, review, writer_lock
 from orchestration.field_files import FieldRead, cluster_batches, footprint_of, ki_batches, read_field_file
 from orchestration.informants import resolve_secret
 from orchestration.landing_news import Known, needs_reading, read_known, sha256_of
@@ -29,6 +29,7 @@ from orchestration.readers.round_files import RejectedFile, RoundFile, read_mast
 from orchestration.rules import accepted_batches_sql, count_sql
 from orchestration.warehouse import (
     ALL_RAW_TABLES,
+    CONFLICT,
     FAMILY_TABLES,
     FIELD_TABLES,
     MASTER_LIST_TABLES,
@@ -40,6 +41,7 @@ from orchestration.warehouse import (
     record_footprint,
     record_rejection,
     same_bytes_elsewhere,
+    withdraw_conflict,
 )
 
 # Below this many files, starting worker processes costs more than it saves.
@@ -120,6 +122,7 @@ def load_rounds(
         for landing_file in files:
             if landing_file.round_id is None and landing_file.family not in landing.FIELD_FAMILIES:
                 _refuse(con, report, landing.unassigned_rejection(landing_file), None, None)
+        todo = _refuse_versions(con, todo, report, log)
         for done, (landing_file, result) in enumerate(zip(todo, _read_all(todo), strict=True), start=1):
             if isinstance(result, RejectedFile):
                 error = result.renamed(landing_file.name)
@@ -137,6 +140,7 @@ def load_rounds(
                 log.warning(f"[{done}/{len(todo)}] refused {error}")
                 continue
             outcome = load_round_file(con, result, landing_file.name)
+            withdraw_conflict(con, landing_file.name, result.sha256)
             report.outcomes.append(outcome)
             log.info(f"[{done}/{len(todo)}] {landing_file.name}: {outcome.rows:,} rows {outcome.status}")
         _load_field_files(con, files, field_reads, set(keys), secret, report, log)
@@ -172,14 +176,33 @@ def load_rounds(
     return report
 
 
+def _refuse_versions(
+    con: duckdb.DuckDBPyConnection, todo: list[landing.LandingFile], report: LoadReport, log: Log
+) -> list[landing.LandingFile]:
+    """The run's files but the versions of a list that arrived together with different rows,
+    which are refused (list_versions)."""
+    loaded = set(
+        con.execute("select partition_key, list_type, source_sha256 from raw.load_batches").fetchall()
+    )
+    refused = set()
+    for group, versions in list_versions.new_versions(todo, loaded).items():
+        _, refusals = list_versions.resolve(group, versions)
+        for landing_file, error in refusals:
+            _refuse(con, report, error, *group, kind=CONFLICT)
+            log.warning(f"refused {error}")
+            refused.add(landing_file)
+    return [f for f in todo if f not in refused]
+
+
 def _refuse(
     con: duckdb.DuckDBPyConnection,
     report: LoadReport,
     error: RejectedFile,
     partition_key: str | None,
     list_type: str | None,
+    kind: str | None = None,
 ) -> None:
-    record_rejection(con, error, partition_key, list_type)
+    record_rejection(con, error, partition_key, list_type, kind)
     report.refused.append(error)
     # A master list names its table; a KI export or workbook its family, which feeds several.
     for table in FAMILY_TABLES.get(list_type or "", (list_type,) if list_type in ALL_RAW_TABLES else ()):

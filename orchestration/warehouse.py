@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -40,6 +40,9 @@ FAMILY_TABLES = {
 }
 # Columns the loader computes (all text, as raw is): the informant key and the test marker are
 # computed in Python from the personal columns, so dbt never needs to read those.
+# raw.file_rejections.kind of a file refused as one of several versions of its round's list that
+# arrived together (orchestration/list_versions.py)
+CONFLICT = "conflict"
 COMPUTED_COLUMNS = {
     "ki_report": ("informant_key", "marked_test"),
     "cluster_project": ("row_kind", "workbook_year"),
@@ -229,6 +232,10 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("alter table raw.load_batches add column if not exists has_totals_row boolean")
     con.execute("alter table raw.sense_check_findings add column if not exists severity varchar")
     con.execute("alter table raw.pipeline_state add column if not exists value varchar")
+    # A refusal's kind ('conflict': one of several versions of a list that arrived together),
+    # and when it was withdrawn (its file loaded once the other versions were gone).
+    con.execute("alter table raw.file_rejections add column if not exists kind varchar")
+    con.execute("alter table raw.file_rejections add column if not exists withdrawn_at timestamp")
     for list_type, table in ALL_RAW_TABLES.items():
         columns = {
             **PROVENANCE_COLUMNS,
@@ -408,12 +415,19 @@ def same_bytes_elsewhere(
 
 
 def record_rejection(
-    con: duckdb.DuckDBPyConnection, error: RejectedFile, partition_key: str | None, list_type: str | None
+    con: duckdb.DuckDBPyConnection,
+    error: RejectedFile,
+    partition_key: str | None,
+    list_type: str | None,
+    kind: str | None = None,
 ) -> None:
-    """A refused file, by its name in the landing folder and its sha256 (error.file, error.sha256)."""
+    """A refused file, by its name in the landing folder and its sha256 (error.file, error.sha256);
+    `kind` CONFLICT for one of several versions of a list that arrived together."""
     con.execute(
         # The first refusal of these bytes stands: refusing them again changes nothing.
-        "insert into raw.file_rejections values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
+        "insert into raw.file_rejections (source_file, source_sha256, partition_key, list_type, reason, "
+        "sheet_name, row_number, column_name, rejected_at, kind) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "on conflict do nothing",
         [
             error.file,
             error.sha256,
@@ -424,7 +438,18 @@ def record_rejection(
             error.row,
             error.column,
             datetime.now(UTC).replace(tzinfo=None),
+            kind,
         ],
+    )
+
+
+def withdraw_conflict(con: duckdb.DuckDBPyConnection, source_file: str, sha256: str) -> None:
+    """The file, refused as one of several versions of its list, is loaded now that it is the
+    only one: its refusal no longer holds (refused_files lists files never loaded)."""
+    con.execute(
+        "update raw.file_rejections set withdrawn_at = ? where source_file = ? and source_sha256 = ? "
+        "and kind = ? and withdrawn_at is null",
+        [datetime.now(UTC).replace(tzinfo=None), source_file, sha256, CONFLICT],
     )
 
 
@@ -467,7 +492,7 @@ _BUILT_MARK = (
 LEDGER_TIMES = {
     "quality_failures": "checked_at",
     "sense_check_findings": "checked_at",
-    "file_rejections": "rejected_at",
+    "file_rejections": "coalesce(withdrawn_at, rejected_at)",
     "round_reviews": "recorded_at",
 }
 
@@ -523,6 +548,9 @@ class WarehouseStatus:
     known_files: set[tuple[str, str]]  # (landing name, sha256) of every file loaded or refused
     unfinished_rounds: list[str]  # what an interrupted run left undone (see unfinished_rounds)
     built_project: str | None = None  # the dbt project digest the marts were built with
+    # (landing name, sha256) of files refused as one of several versions of a list that arrived
+    # together: not known, so that a run loads the one left once the others are gone
+    conflicted: set[tuple[str, str]] = field(default_factory=set)
 
 
 def warehouse_status(path: Path) -> WarehouseStatus:
@@ -538,7 +566,15 @@ def warehouse_status(path: Path) -> WarehouseStatus:
                 "union select source_file, source_sha256 from raw.file_rejections"
             ).fetchall()
         }
-        return WarehouseStatus(known, unfinished_rounds(con), built_project(con))
+        conflicted = {
+            (name, digest)
+            for name, digest in con.execute(
+                "select source_file, source_sha256 from raw.file_rejections "
+                "where kind = ? and withdrawn_at is null",
+                [CONFLICT],
+            ).fetchall()
+        }
+        return WarehouseStatus(known - conflicted, unfinished_rounds(con), built_project(con), conflicted)
 
 
 def table_checksums(path: Path, schema: str) -> dict[str, tuple[int, int]]:

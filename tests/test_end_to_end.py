@@ -726,6 +726,42 @@ def test_a_gate_failure_leaves_the_previous_publication_in_place(loaded):
     assert not (loaded["root"] / "published" / "rounds" / "IRQ-conflict-R135-2025-04").exists()
 
 
+def test_a_round_whose_idp_list_was_refused_is_not_published_on_its_returnees_alone(loaded, tmp_path):
+    """Round 136's returnee list passes, its IDP list arrives cut off and is refused: published,
+    the round would show no IDPs where IOM counted a million, so the latest file stays."""
+    from orchestration.cli import publish
+    from tests.test_integrity import without_first_location
+
+    round_136 = "IRQ-conflict-R136-2025-06"
+    lists = generator.generate(tmp_path, {134}, xlsx=False, field_families=False)
+    returnees, idp_list = (next(p for p in lists if kind in p.name) for kind in ("Returnee", "IDP"))
+    without_first_location(
+        returnees, loaded["landing"] / "Round136_Master_List_Returnee_2025_06_30_IOM_DTM.csv"
+    )
+    idps = idp_list.read_bytes()
+    (loaded["landing"] / "Round136_Master_List_IDP_2025_06_30_IOM_DTM.csv").write_bytes(
+        idps[: len(idps) // 2]
+    )
+    load = load_rounds(loaded["defs"], loaded["instance"], landing.scan(loaded["landing"]), [round_136])
+    assert load.success
+    assert query(
+        loaded, "select list_type, status from raw.load_batches where partition_key = ?", [round_136]
+    ) == [("returnee", "accepted")]
+    assert query(
+        loaded,
+        "select master_lists_missing, is_publishable from marts.round_quality where partition_key = ?",
+        [round_136],
+    ) == [("idp", False)]
+    assert publish(loaded["defs"], loaded["instance"]).success
+    latest = loaded["root"] / "published" / "dtm_latest.duckdb"
+    with duckdb.connect(str(latest), read_only=True) as con:
+        assert con.execute("select partition_key from marts.publication_info").fetchall() == [(LATEST_ROUND,)]
+    refused = publish(loaded["defs"], loaded["instance"], "136")
+    assert not refused.success
+    failure = next(e for e in refused.all_events if e.is_step_failure)
+    assert "its idp list arrived and did not pass" in failure.event_specific_data.error.message
+
+
 def test_any_publishable_round_can_be_published_and_the_latest_file_stays(loaded):
     import json
 

@@ -2,6 +2,7 @@
 quarantined, the same bytes under another round's name are refused naming both files, and
 loading the same landing folder again changes no table. Real fixture files, a real DuckDB."""
 
+import csv
 import logging
 import shutil
 import struct
@@ -182,3 +183,91 @@ def test_files_are_read_at_most_read_ahead_files_before_the_one_being_loaded():
             assert max(started) <= position + READ_AHEAD
             loaded.append(value)
     assert loaded == [item * 10 for item in range(20)]
+
+
+def without_first_location(source: Path, target: Path) -> int:
+    """A corrected version of a real list: its first location gone, its totals row mended. Returns
+    the individuals it took away."""
+    with source.open(encoding="utf-8-sig", newline="") as handle:
+        header, first, *rest = list(csv.reader(handle))
+    *locations, totals = rest
+    for i, name in enumerate(header):
+        if name not in ("Location ID", "Place ID") and totals[i].replace(",", "").isdigit():
+            totals[i] = f"{int(totals[i].replace(',', '')) - int(first[i] or 0):,}"
+    totals[0] = f"Totals: Locations:{len(locations)}"
+    with target.open("w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows([header, *locations, totals])
+    return int(first[header.index("Individuals")])
+
+
+def test_versions_of_a_list_that_arrive_together_are_refused_until_one_is_left(fixtures_dir, tmp_path):
+    """Round 88's list and a corrected version of it arrive in one load: nothing says which is
+    current, so neither is loaded, each naming the other; with the corrected one removed, the
+    next run loads the one left. The same rows written another way are one list, not two."""
+    landing_dir = tmp_path / "landing"
+    landing_dir.mkdir()
+    shutil.copy(fixtures_dir / R88, landing_dir / R88)
+    corrected = R88.replace(".csv", " (1).csv")
+    without_first_location(fixtures_dir / R88, landing_dir / corrected)
+    database = tmp_path / "dtm.duckdb"
+    key = "IRQ-conflict-R088-2018-01"
+    report = load_rounds(database, landing_dir, [key], "both", LOG)
+    assert sorted(r.file for r in report.refused) == sorted([R88, corrected])
+    for refusal in report.refused:
+        other = corrected if refusal.file == R88 else R88
+        assert other in refusal.reason and "cannot be told" in refusal.reason
+    with duckdb.connect(str(database), read_only=True) as con:
+        assert con.execute("select count(*) from raw.dtm_idp_master_list").fetchall() == [(0,)]
+        assert con.execute("select distinct kind from raw.file_rejections").fetchall() == [("conflict",)]
+    # Both still there: nothing to load, and `dtm run` would not offer the round again.
+    status = warehouse_status(database)
+    files = landing.scan(landing_dir)
+    assert landing.pending_partitions(files, status.known_files, status.conflicted) == []
+    assert landing.in_conflict(files, status.conflicted) == set(files)
+
+    (landing_dir / corrected).unlink()
+    files = landing.scan(landing_dir)
+    assert landing.pending_partitions(files, status.known_files, status.conflicted) == [key]
+    report = load_rounds(database, landing_dir, [key], "one left", LOG)
+    assert not report.refused and [o.source_file for o in report.outcomes] == [R88]
+    with duckdb.connect(str(database), read_only=True) as con:
+        assert con.execute(
+            "select source_file, status from raw.load_batches where list_type = 'idp'"
+        ).fetchall() == [(R88, "accepted")]
+        # R88's refusal is withdrawn (it is loaded); the removed version's stands
+        assert con.execute(
+            "select source_file, withdrawn_at is not null from raw.file_rejections order by 1"
+        ).fetchall() == sorted([(R88, True), (corrected, False)])
+    status = warehouse_status(database)
+    assert landing.pending_partitions(files, status.known_files, status.conflicted) == []
+
+
+def test_the_same_rows_written_twice_are_one_list_not_two_versions(fixtures_dir, tmp_path):
+    """Round 88's list beside the same rows as another program writes them (semicolons, every
+    cell quoted, LF line ends, no byte-order mark): other bytes, the same list, so both load."""
+    landing_dir = tmp_path / "landing"
+    landing_dir.mkdir()
+    shutil.copy(fixtures_dir / R88, landing_dir / R88)
+    with (fixtures_dir / R88).open(encoding="utf-8-sig", newline="") as handle:
+        table = list(csv.reader(handle))
+    again = R88.replace(".csv", " (2).csv")
+    with (landing_dir / again).open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, delimiter=";", quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(table)
+    assert (landing_dir / again).read_bytes() != (landing_dir / R88).read_bytes()
+    report = load_rounds(tmp_path / "dtm.duckdb", landing_dir, ["IRQ-conflict-R088-2018-01"], "both", LOG)
+    assert [r.reason for r in report.refused] == []
+    assert sorted(o.source_file for o in report.outcomes) == sorted([R88, again])
+
+
+def test_a_lists_xlsx_and_csv_side_by_side_are_one_list(tmp_path):
+    """IOM publishes each list as XLSX and as CSV: both in the landing folder are one list."""
+    from orchestration.sample import generator
+
+    landing_dir = tmp_path / "landing"
+    for xlsx in (True, False):
+        generator.generate(landing_dir, {134}, xlsx=xlsx, field_families=False)
+    names = sorted(p.name for p in landing_dir.glob("*Master_List*"))
+    assert {Path(n).suffix for n in names} == {".csv", ".xlsx"} and len(names) == 4
+    report = load_rounds(tmp_path / "dtm.duckdb", landing_dir, ["IRQ-conflict-R134-2024-12"], "both", LOG)
+    assert [r.reason for r in report.refused] == []
+    assert sorted(o.source_file for o in report.outcomes) == names

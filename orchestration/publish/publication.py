@@ -119,19 +119,24 @@ def resolve_round(working: Path, round_text: str) -> str:
 def _why_not(con: duckdb.DuckDBPyConnection, partition_key: str) -> str:
     rows = con.execute(
         f"select has_accepted_master_list, is_blocked_by_quarantine, is_held_for_review, review_status, "
-        f"review_reasons from {PUBLISHED_SCHEMA}.round_quality where partition_key = ?",
+        f"review_reasons, master_lists_missing from {PUBLISHED_SCHEMA}.round_quality where partition_key = ?",
         [partition_key],
     ).fetchall()
     if not rows:
         return f"{partition_key} is not in the warehouse: nothing to publish."
-    listed, blocked, held, status, reasons = rows[0]
+    listed, blocked, held, status, reasons, missing = rows[0]
     if held:
         return f"{partition_key} is not published: {status.replace('_', ' ')} ({reasons})."
     if blocked:
         return f"{partition_key} is not published: its newest file failed the quality gate (quarantined)."
     if not listed:
         return f"{partition_key} is not published: no master list of it passed the quality gate."
-    return f"{partition_key} is not published."
+    if missing:
+        return (
+            f"{partition_key} is not published: its {missing} list arrived and did not pass (refused or "
+            "quarantined), so a publication would lack those figures."
+        )
+    return f"{partition_key} is not published: no IDP list of it has arrived."
 
 
 def clear_leftovers(published_dir: Path) -> None:

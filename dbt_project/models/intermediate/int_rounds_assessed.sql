@@ -1,11 +1,52 @@
 -- One row per round partition that ever received a batch: how its batches stand, its latest
 -- sign-off state, and whether a publication may carry it. Held back: a round awaiting sign-off
--- or rejected, and a round whose newest file failed the gate (a quarantined batch loaded after
--- its last accepted one: its figures are in doubt until a good file arrives).
+-- or rejected, a round whose newest file failed the gate (a quarantined batch loaded after its
+-- last accepted one: its figures are in doubt until a good file arrives), and a round without
+-- an accepted IDP list or with a master list that arrived (loaded or refused) and has no
+-- accepted batch: published, it would show no IDPs or no returnees where IOM counted some.
 with
 
 batches as (
     select * from {{ ref('stg_raw__load_batches') }}
+),
+
+rejections as (
+    select * from {{ ref('stg_raw__file_rejections') }}
+),
+
+master_lists_arrived as (
+    select
+        partition_key,
+        list_type,
+        status = 'accepted' as is_accepted
+    from batches
+    where list_type in ('idp', 'returnee')
+    union all
+    select
+        partition_key,
+        list_type,
+        false as is_accepted
+    from rejections
+    where list_type in ('idp', 'returnee') and partition_key is not null
+),
+
+master_lists as (
+    select
+        partition_key,
+        list_type,
+        bool_or(is_accepted) as is_accepted
+    from master_lists_arrived
+    group by partition_key, list_type
+),
+
+master_lists_missing as (
+    select
+        partition_key,
+        coalesce(bool_or(list_type = 'idp' and is_accepted), false) as has_accepted_idp_list,
+        string_agg(list_type, ', ' order by list_type) filter (where not is_accepted)
+            as master_lists_missing
+    from master_lists
+    group by partition_key
 ),
 
 reviews as (
@@ -51,15 +92,19 @@ assessed as (
         ) as is_blocked_by_quarantine,
         coalesce(
             latest_reviews.review_status in ('awaiting_sign_off', 'rejected'), false
-        ) as is_held_for_review
+        ) as is_held_for_review,
+        coalesce(missing.has_accepted_idp_list, false) as has_accepted_idp_list,
+        missing.master_lists_missing
     from summarised
     left join latest_reviews on summarised.partition_key = latest_reviews.partition_key
+    left join master_lists_missing as missing on summarised.partition_key = missing.partition_key
 ),
 
 final as (
     select
         *,
-        has_accepted_master_list
+        has_accepted_idp_list
+        and master_lists_missing is null
         and not is_blocked_by_quarantine
         and not is_held_for_review as is_publishable
     from assessed

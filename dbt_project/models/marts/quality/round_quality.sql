@@ -80,6 +80,7 @@ final as (
         rounds.decision_note,
         rounds.reviewed_at,
         rounds.has_accepted_master_list,
+        rounds.master_lists_missing,
         rounds.is_blocked_by_quarantine,
         rounds.is_held_for_review,
         rounds.is_publishable,

@@ -2,6 +2,8 @@ with
 
 source as (
     select * from {{ source('raw', 'file_rejections') }}
+    -- a version of a list refused beside others, loaded once it was the only one left
+    where withdrawn_at is null
 ),
 
 renamed as (
