@@ -168,9 +168,10 @@ def pending_partitions(
 def in_conflict(files: list[LandingFile], conflicted: Collection[tuple[str, str]]) -> set[LandingFile]:
     """The files refused as versions of one list (`conflicted`) that still have another such
     version beside them, with other bytes, for the same round and list."""
+    names = {name for name, _ in conflicted}  # hashed only when the name was refused so
     by_list: dict[tuple[str, str | None], dict[LandingFile, str]] = {}
     for f in files:
-        if f.round_id is not None and (f.name, sha := fingerprint(f)) in conflicted:
+        if f.round_id is not None and f.name in names and (f.name, sha := fingerprint(f)) in conflicted:
             by_list.setdefault((f.round_id.partition_key, f.list_type), {})[f] = sha
     return {f for versions in by_list.values() if len(set(versions.values())) > 1 for f in versions}
 

@@ -22,6 +22,7 @@ import pandas as pd
 from orchestration import landing
 from orchestration.readers.round_files import RejectedFile, RoundFile, count_columns, read_master_list
 from orchestration.rules import parse_count
+from orchestration.warehouse import CONFLICT
 
 # What identifies a location across versions of a list.
 KEY_COLUMNS = ("location_id",)
@@ -50,49 +51,55 @@ def new_versions(
     return versions
 
 
+def _value(cell: object, is_count: bool) -> object:
+    """A cell as the comparison sees it: a count as a number (`1,234` and `1234` are one count),
+    else its trimmed text ("" for an empty cell)."""
+    if cell is None or (not isinstance(cell, str) and pd.isna(cell)):
+        return ""
+    text = str(cell).strip()
+    if is_count:
+        try:
+            return parse_count(text)
+        except ValueError:
+            return text
+    return text
+
+
 def rows_held(read: RoundFile) -> Counter:
-    """What a list holds for the marts, however it was written: each location's counts, as
-    numbers (`1,234` and `1234` are one count), in any order. Names and coordinates are left
-    out: IOM's CSV and XLSX of one list may write them differently (rounding, spacing)."""
-    columns = [c for c in (*KEY_COLUMNS, *count_columns(list(read.frame.columns))) if c in read.frame.columns]
-    counts = set(count_columns(columns))
-
-    def value(column: str, cell: object) -> object:
-        if cell is None or (not isinstance(cell, str) and pd.isna(cell)):
-            return ""
-        text = str(cell).strip()
-        if column in counts:
-            try:
-                return parse_count(text)
-            except ValueError:
-                return text
-        return text
-
+    """What a list holds for the marts, however it was written: each location's counts, in any
+    order. Names and coordinates are left out: IOM's CSV and XLSX of one list may write them
+    differently (rounding, spacing)."""
+    counts = count_columns(list(read.frame.columns))
+    columns = [c for c in KEY_COLUMNS if c in read.frame.columns] + counts
     return Counter(
-        tuple((c, value(c, row[c])) for c in columns) for row in read.frame[columns].to_dict("records")
+        tuple((c, _value(row[c], c in counts)) for c in columns)
+        for row in read.frame[columns].to_dict("records")
     )
 
 
 def _summary(read: RoundFile) -> str:
-    individuals = sum(
-        parse_count(str(cell)) or 0 for cell in read.frame.get("individuals", pd.Series(dtype=str)).dropna()
-    )
-    return f"{len(read.frame):,} locations, {individuals:,} individuals"
+    """Its locations and, where the list counts them, its individuals (cells that are not counts
+    left out: the gate reports those)."""
+    text = f"{len(read.frame):,} locations"
+    if "individuals" not in read.frame.columns:
+        return text
+    individuals = (_value(cell, True) for cell in read.frame["individuals"])
+    return f"{text}, {sum(n for n in individuals if isinstance(n, int)):,} individuals"
 
 
 def resolve(
     group: Group, files: list[landing.LandingFile]
-) -> tuple[list[landing.LandingFile], list[tuple[landing.LandingFile, RejectedFile]]]:
-    """The versions to load as usual (the unreadable ones too, which their load refuses with
-    their own reason; all of them when their rows are the same), and the refusals of the
-    readable versions whose rows differ."""
+) -> list[tuple[landing.LandingFile, RoundFile | RejectedFile]]:
+    """The versions of one list, read, as the loader takes them: their reads when their rows are
+    the same (or when fewer than two can be read: an unreadable one is refused for its own
+    reason), else a refusal of each readable version naming the others."""
     reads = [(f, f.read or read_master_list(f.path)) for f in files]
     readable = [(f, r) for f, r in reads if isinstance(r, RoundFile)]
     held = [rows_held(r) for _, r in readable]
     if len(readable) < 2 or all(h == held[0] for h in held[1:]):
-        return files, []
+        return reads
     key, list_type = group
-    refusals = []
+    refusals = {}
     for landing_file, read in readable:
         others = "; ".join(f"{f.name} ({_summary(r)})" for f, r in readable if f is not landing_file)
         reason = (
@@ -101,5 +108,5 @@ def resolve(
             "loaded (the round keeps the list it had, if any). Leave only the current version in "
             "the landing folder; the next run loads it"
         )
-        refusals.append((landing_file, RejectedFile(landing_file.name, reason, sha256=read.sha256)))
-    return [f for f, r in reads if not isinstance(r, RoundFile)], refusals
+        refusals[landing_file] = RejectedFile(landing_file.name, reason, sha256=read.sha256, kind=CONFLICT)
+    return [(f, refusals.get(f, r)) for f, r in reads]

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -29,11 +29,11 @@ from orchestration.readers.round_files import RejectedFile, RoundFile, read_mast
 from orchestration.rules import accepted_batches_sql, count_sql
 from orchestration.warehouse import (
     ALL_RAW_TABLES,
-    CONFLICT,
     FAMILY_TABLES,
     FIELD_TABLES,
     MASTER_LIST_TABLES,
     LoadOutcome,
+    batch_versions,
     connect,
     ensure_raw_schema,
     insert_batch,
@@ -41,7 +41,7 @@ from orchestration.warehouse import (
     record_footprint,
     record_rejection,
     same_bytes_elsewhere,
-    withdraw_conflict,
+    withdraw_loaded_conflicts,
 )
 
 # Below this many files, starting worker processes costs more than it saves.
@@ -122,8 +122,14 @@ def load_rounds(
         for landing_file in files:
             if landing_file.round_id is None and landing_file.family not in landing.FIELD_FAMILIES:
                 _refuse(con, report, landing.unassigned_rejection(landing_file), None, None)
-        todo = _refuse_versions(con, todo, report, log)
-        for done, (landing_file, result) in enumerate(zip(todo, _read_all(todo), strict=True), start=1):
+        # Lists that arrived in several new versions first, a list at a time, then the rest.
+        versions = list_versions.new_versions(todo, batch_versions(con))
+        rest = [f for f in todo if not any(f in group for group in versions.values())]
+        reads = chain(
+            (read for group, files in versions.items() for read in list_versions.resolve(group, files)),
+            zip(rest, _read_all(rest), strict=True),
+        )
+        for done, (landing_file, result) in enumerate(reads, start=1):
             if isinstance(result, RejectedFile):
                 error = result.renamed(landing_file.name)
                 _refuse(con, report, error, landing_file.round_id.partition_key, landing_file.list_type)
@@ -140,9 +146,9 @@ def load_rounds(
                 log.warning(f"[{done}/{len(todo)}] refused {error}")
                 continue
             outcome = load_round_file(con, result, landing_file.name)
-            withdraw_conflict(con, landing_file.name, result.sha256)
             report.outcomes.append(outcome)
             log.info(f"[{done}/{len(todo)}] {landing_file.name}: {outcome.rows:,} rows {outcome.status}")
+        withdraw_loaded_conflicts(con)
         _load_field_files(con, files, field_reads, set(keys), secret, report, log)
         report.retention_blanked = retention.erase_expired(con)
         if report.retention_blanked:
@@ -176,33 +182,14 @@ def load_rounds(
     return report
 
 
-def _refuse_versions(
-    con: duckdb.DuckDBPyConnection, todo: list[landing.LandingFile], report: LoadReport, log: Log
-) -> list[landing.LandingFile]:
-    """The run's files but the versions of a list that arrived together with different rows,
-    which are refused (list_versions)."""
-    loaded = set(
-        con.execute("select partition_key, list_type, source_sha256 from raw.load_batches").fetchall()
-    )
-    refused = set()
-    for group, versions in list_versions.new_versions(todo, loaded).items():
-        _, refusals = list_versions.resolve(group, versions)
-        for landing_file, error in refusals:
-            _refuse(con, report, error, *group, kind=CONFLICT)
-            log.warning(f"refused {error}")
-            refused.add(landing_file)
-    return [f for f in todo if f not in refused]
-
-
 def _refuse(
     con: duckdb.DuckDBPyConnection,
     report: LoadReport,
     error: RejectedFile,
     partition_key: str | None,
     list_type: str | None,
-    kind: str | None = None,
 ) -> None:
-    record_rejection(con, error, partition_key, list_type, kind)
+    record_rejection(con, error, partition_key, list_type)
     report.refused.append(error)
     # A master list names its table; a KI export or workbook its family, which feeds several.
     for table in FAMILY_TABLES.get(list_type or "", (list_type,) if list_type in ALL_RAW_TABLES else ()):

@@ -38,11 +38,11 @@ FAMILY_TABLES = {
     "ki_report": ("ki_report",),
     "cluster_sheet": ("cluster_project", "cluster_activity", "cluster_reach"),
 }
-# Columns the loader computes (all text, as raw is): the informant key and the test marker are
-# computed in Python from the personal columns, so dbt never needs to read those.
 # raw.file_rejections.kind of a file refused as one of several versions of its round's list that
 # arrived together (orchestration/list_versions.py)
 CONFLICT = "conflict"
+# Columns the loader computes (all text, as raw is): the informant key and the test marker are
+# computed in Python from the personal columns, so dbt never needs to read those.
 COMPUTED_COLUMNS = {
     "ki_report": ("informant_key", "marked_test"),
     "cluster_project": ("row_kind", "workbook_year"),
@@ -415,14 +415,10 @@ def same_bytes_elsewhere(
 
 
 def record_rejection(
-    con: duckdb.DuckDBPyConnection,
-    error: RejectedFile,
-    partition_key: str | None,
-    list_type: str | None,
-    kind: str | None = None,
+    con: duckdb.DuckDBPyConnection, error: RejectedFile, partition_key: str | None, list_type: str | None
 ) -> None:
-    """A refused file, by its name in the landing folder and its sha256 (error.file, error.sha256);
-    `kind` CONFLICT for one of several versions of a list that arrived together."""
+    """A refused file, by its name in the landing folder and its sha256 (error.file, error.sha256),
+    and the refusal's kind (error.kind)."""
     con.execute(
         # The first refusal of these bytes stands: refusing them again changes nothing.
         "insert into raw.file_rejections (source_file, source_sha256, partition_key, list_type, reason, "
@@ -438,18 +434,28 @@ def record_rejection(
             error.row,
             error.column,
             datetime.now(UTC).replace(tzinfo=None),
-            kind,
+            error.kind,
         ],
     )
 
 
-def withdraw_conflict(con: duckdb.DuckDBPyConnection, source_file: str, sha256: str) -> None:
-    """The file, refused as one of several versions of its list, is loaded now that it is the
-    only one: its refusal no longer holds (refused_files lists files never loaded)."""
+def batch_versions(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str, str]]:
+    """(partition key, list type, sha256) of every batch the warehouse holds."""
+    return set(con.execute("select partition_key, list_type, source_sha256 from raw.load_batches").fetchall())
+
+
+def withdraw_loaded_conflicts(con: duckdb.DuckDBPyConnection) -> None:
+    """Files refused as one of several versions of their list and loaded since, once they were
+    the only one: their refusals no longer hold (refused_files lists files never loaded)."""
     con.execute(
-        "update raw.file_rejections set withdrawn_at = ? where source_file = ? and source_sha256 = ? "
-        "and kind = ? and withdrawn_at is null",
-        [datetime.now(UTC).replace(tzinfo=None), source_file, sha256, CONFLICT],
+        """
+        update raw.file_rejections as refused set withdrawn_at = ?
+        where refused.kind = ? and refused.withdrawn_at is null and exists (
+            select 1 from raw.load_batches as batch
+            where batch.source_file = refused.source_file and batch.source_sha256 = refused.source_sha256
+        )
+        """,
+        [datetime.now(UTC).replace(tzinfo=None), CONFLICT],
     )
 
 

@@ -62,9 +62,11 @@ class RejectedFile(Exception):
         row: int | None = None,
         column: str | None = None,
         sha256: str | None = None,
+        kind: str | None = None,
     ) -> None:
         self.file, self.reason, self.sheet, self.row, self.column = file, reason, sheet, row, column
         self.sha256 = sha256  # of the refused bytes, so a refusal is recorded without hashing again
+        self.kind = kind  # raw.file_rejections.kind: None, or warehouse.CONFLICT
         where = ", ".join(
             part
             for part in (
@@ -78,11 +80,16 @@ class RejectedFile(Exception):
 
     def renamed(self, file: str) -> RejectedFile:
         """The same refusal under the name provenance records (the path in the landing folder)."""
-        return _rebuild_rejection(file, self.reason, self.sheet, self.row, self.column, self.sha256)
+        return _rebuild_rejection(
+            file, self.reason, self.sheet, self.row, self.column, self.sha256, self.kind
+        )
 
     def __reduce__(self):
         # Readers run in worker processes: the refusal must cross back whole.
-        return (_rebuild_rejection, (self.file, self.reason, self.sheet, self.row, self.column, self.sha256))
+        return (
+            _rebuild_rejection,
+            (self.file, self.reason, self.sheet, self.row, self.column, self.sha256, self.kind),
+        )
 
 
 def read_or_refusal(read: Callable[[Path], T], path: Path) -> T | RejectedFile:
@@ -105,9 +112,15 @@ def read_master_list(path: Path) -> RoundFile | RejectedFile:
 
 
 def _rebuild_rejection(
-    file: str, reason: str, sheet: str | None, row: int | None, column: str | None, sha256: str | None
+    file: str,
+    reason: str,
+    sheet: str | None,
+    row: int | None,
+    column: str | None,
+    sha256: str | None,
+    kind: str | None = None,
 ) -> RejectedFile:
-    return RejectedFile(file, reason, sheet=sheet, row=row, column=column, sha256=sha256)
+    return RejectedFile(file, reason, sheet=sheet, row=row, column=column, sha256=sha256, kind=kind)
 
 
 @dataclass
