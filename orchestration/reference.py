@@ -9,8 +9,10 @@ import csv
 from dataclasses import dataclass
 from functools import cache
 
+import yaml
+
 from orchestration.rules import name_key
-from orchestration.settings import SEEDS_DIR
+from orchestration.settings import DBT_PROJECT_DIR, SEEDS_DIR
 
 
 def read_seed(relative: str) -> list[dict[str, str]]:
@@ -74,3 +76,10 @@ def governorates() -> tuple[dict[str, str], ...]:
 @cache
 def district_crosswalk() -> tuple[dict[str, str], ...]:
     return tuple(read_seed("crosswalks/dtm_district_crosswalk.csv"))
+
+
+@cache
+def ki_need_choices() -> tuple[str, ...]:
+    """The KI form's `priority_needs` choices (XML names), from the dbt variable staging uses."""
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    return tuple(project["vars"]["ki_need_choices"])

@@ -115,8 +115,26 @@ def name_key_sql(expression: str) -> str:
 HRP_CODE_SQL = "upper(regexp_replace(regexp_replace(trim({0}), '\\s+', '', 'g'), '[-_\\\\]', '/', 'g'))"
 
 
+_HRP_SPACE = re.compile(r"[\t\n\f\r ]+")  # RE2's \s, which the SQL's regular expression uses
+_HRP_SEPARATOR = re.compile(r"[-_\\]")
+
+
 def hrp_code_sql(expression: str) -> str:
     return _apply(HRP_CODE_SQL, expression)
+
+
+def hrp_code(text: str) -> str:
+    return _HRP_SEPARATOR.sub("/", _HRP_SPACE.sub("", text.strip(" "))).upper()
+
+
+# --- KoBo's validation status ---------------------------------------------------------------
+# `_validation_status` as KoBo writes it, field names or labels (`validation_status_on_hold`,
+# `On hold`), to one of approved | not_approved | on_hold; empty is null (not validated yet).
+VALIDATION_STATUS_SQL = "nullif(replace(replace(lower(trim({0})), 'validation_status_', ''), ' ', '_'), '')"
+
+
+def validation_status_sql(expression: str) -> str:
+    return _apply(VALIDATION_STATUS_SQL, expression)
 
 
 # --- Accepted batches --------------------------------------------------------------------------
@@ -155,6 +173,10 @@ DBT_MACROS = {
     "ki_count": (KI_COUNT_SQL, "A KI household estimate; KoBo's don't-know codes are null."),
     "name_key": (NAME_KEY_SQL, "The form two spellings of a name share: ASCII letters and digits."),
     "hrp_code": (HRP_CODE_SQL, "An HRP code as OCHA writes it: IRQ18/CCCM/124317."),
+    "validation_status": (
+        VALIDATION_STATUS_SQL,
+        "KoBo's validation status, field name or label: approved, not_approved, on_hold or null.",
+    ),
 }
 
 

@@ -257,3 +257,95 @@ def test_a_reach_month_outside_its_workbooks_year_quarantines_that_rounds_batch(
     assert quarantined.startswith("IRQ-conflict-R107-") and len(gate.accepted) == 2
     (failure,) = [f for f in gate.failures if "month_outside_year" in f.columns]
     assert failure.severity == "error" and failure.batch_id == quarantined
+
+
+class _Quiet:
+    def info(self, msg: str) -> None:
+        pass
+
+    def warning(self, msg: str) -> None:
+        pass
+
+
+def _load_rounds_107_to_109(tmp_path: Path, write_extra) -> "object":
+    from orchestration import landing
+    from orchestration.loading import load_rounds
+    from orchestration.sample import generator
+
+    landing_dir = tmp_path / "landing"
+    generator.generate(landing_dir, {107, 108, 109}, xlsx=False, field_families=False)
+    write_extra(landing_dir)
+    keys = sorted(landing.by_partition(landing.scan(landing_dir)))
+    return load_rounds(tmp_path / "dtm.duckdb", landing_dir, keys, "test", _Quiet())
+
+
+def test_rows_a_workbook_repeats_are_quarantined_before_dbt(tmp_path):
+    """An activity listed twice, a second headline indicator, a reach row repeated, a row
+    without its HRP code: staging keys each once and by its project (dbt's uniqueness and
+    not-null tests failed, and with them every build). The gate quarantines the batch, naming
+    the rows."""
+    import openpyxl
+
+    name = "Cluster_sheets_test_2019.xlsx"
+
+    def write(landing_dir: Path) -> None:
+        book = openpyxl.load_workbook(Path(__file__).parent / "fixtures" / "field_files" / name)
+        activities, reach = book["Activities"], book["Reach"]
+        activities.append([cell.value for cell in activities[3]])  # row 5: row 3 again
+        activities.cell(4, 5).value = "Yes"  # row 4: a second headline of the project
+        reach.insert_rows(3)  # row 3: row 2 (January, Ninewa, IDPs) again
+        for column, cell in enumerate(reach[2], start=1):
+            reach.cell(3, column).value = cell.value
+        reach.cell(4, 2).value = None  # row 4 (February): a reach row of no project
+        book.save(landing_dir / name)
+
+    report = _load_rounds_107_to_109(tmp_path, write)
+    failed = {
+        (f.batch_id.split("/")[1], f.columns): f.sample_rows
+        for gate in report.gates.values()
+        for f in gate.failures
+        if f.severity == "error"
+    }
+    assert sorted(failed.pop(("cluster_activity", "batch_id, hrp_code, activity"))) == [3, 5]
+    assert failed.pop(("cluster_activity", "headline_of_project")) == (4,)
+    reach_key = "batch_id, hrp_code, activity, governorate, district, population_group_key, reference_month"
+    assert sorted(failed.pop(("cluster_reach", reach_key))) == [2, 3]
+    assert failed.pop(("cluster_reach", "hrp_code")) == (4,)
+    assert failed == {}
+    assert len(report.gates["cluster_activity"].quarantined) == 1
+    (reach_quarantined,) = report.gates["cluster_reach"].quarantined
+    assert reach_quarantined.startswith("IRQ-conflict-R108-")  # January's round; April's is accepted
+    assert report.gates["cluster_project"].accepted and not report.gates["cluster_project"].quarantined
+
+
+def test_a_priority_need_that_is_not_a_choice_of_the_form_is_quarantined(tmp_path, monkeypatch):
+    """A select_multiple cell with a word the form does not have (`other`, a comma list):
+    staging would carry it as a need and dbt's accepted-values test fail every build."""
+    import csv
+
+    from orchestration.informants import SECRET_VARIABLE
+
+    monkeypatch.setenv(SECRET_VARIABLE, "test-only-informant-secret-3b8e")
+    name = "DTM_KI_Assessment_-_all_versions_-_xml_-_2019-03-03-10-15-00.csv"
+
+    def write(landing_dir: Path) -> None:
+        source = Path(__file__).parent / "fixtures" / "field_files" / name
+        with source.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.reader(handle, delimiter=";"))
+        column = rows[0].index("needs/priority_needs")
+        rows[2][column] += " other"
+        rows[4][column] = "food,shelter"
+        # KoBo's statuses as a label export writes them pass; one KoBo has not does not
+        status = rows[0].index("_validation_status")
+        rows[5][status], rows[6][status], rows[7][status] = "Not approved", "On hold", "Approved"
+        rows[8][status] = "validation_status_pending"
+        with (landing_dir / name).open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle, delimiter=";").writerows(rows)
+
+    report = _load_rounds_107_to_109(tmp_path, write)
+    failures = {f.columns: f for f in report.gates["ki_report"].failures}
+    needs, status = failures.pop("unknown_priority_needs"), failures.pop("validation_status")
+    assert failures == {} and needs.severity == status.severity == "error"
+    assert sorted(needs.sample_rows) == [3, 5] and sorted(needs.sample_values) == ["food,shelter", "other"]
+    assert status.sample_rows == (9,) and status.sample_values == ("pending",)
+    assert report.gates["ki_report"].quarantined == [needs.batch_id] == [status.batch_id]

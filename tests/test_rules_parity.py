@@ -8,6 +8,7 @@ import pytest
 
 from orchestration import rules
 from orchestration.quality import field_frames, frames
+from orchestration.quality.gate import load_suite
 from orchestration.readers import round_files
 
 CELLS = [
@@ -149,14 +150,43 @@ def test_ki_dont_know_sentinels_are_null_in_dbt_and_allowed_by_the_gate():
         ("IRQ18_CCCM_124317", "IRQ18/CCCM/124317"),
         ("IRQ18\\CCCM\\124317", "IRQ18/CCCM/124317"),
         (" IRQ 18/CCCM/124317", "IRQ18/CCCM/124317"),
+        ("\tirq18 - cccm -\n124317", "IRQ18/CCCM/124317"),
     ],
 )
-def test_hrp_codes_read_the_same_in_the_gate_and_dbt(typed, code):
+def test_hrp_codes_read_the_same_in_python_the_gate_and_dbt(typed, code):
     con = duckdb.connect()
     gate, dbt = con.execute(
         f"select {rules.hrp_code_sql('c')}, {dbt_macro('hrp_code', 'c')} from (select ? as c)", [typed]
     ).fetchall()[0]
-    assert gate == dbt == code
+    assert gate == dbt == rules.hrp_code(typed) == code
+
+
+@pytest.mark.parametrize(
+    ("written", "status"),
+    [
+        ("validation_status_approved", "approved"),
+        ("validation_status_not_approved", "not_approved"),
+        (" validation_status_on_hold", "on_hold"),
+        ("Not approved", "not_approved"),  # a label export
+        ("On hold", "on_hold"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_kobo_validation_statuses_read_the_same_in_the_gate_and_dbt(written, status):
+    con = duckdb.connect()
+    gate, dbt = con.execute(
+        f"select {rules.validation_status_sql('c')}, {dbt_macro('validation_status', 'c')} "
+        "from (select ?::varchar as c)",
+        [written],
+    ).fetchall()[0]
+    assert gate == dbt == status
+    (suite_statuses,) = [
+        e["kwargs"]["value_set"]
+        for e in load_suite("ki_report")["expectations"]
+        if e["kwargs"].get("column") == "validation_status"
+    ]
+    assert (status or "") in suite_statuses
 
 
 @pytest.mark.parametrize("name", ["Ninewa", " NINEWA ", "Salah al-Din", "Salah Al Din", "Sulaymaniyah\u200f"])

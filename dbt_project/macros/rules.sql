@@ -21,6 +21,11 @@
     upper(regexp_replace(regexp_replace(trim({{ expression }}), '\s+', '', 'g'), '[-_\\]', '/', 'g'))
 {%- endmacro %}
 
+{#- KoBo's validation status, field name or label: approved, not_approved, on_hold or null. -#}
+{% macro validation_status(expression) -%}
+    nullif(replace(replace(lower(trim({{ expression }})), 'validation_status_', ''), ' ', '_'), '')
+{%- endmacro %}
+
 {#- Only rows of accepted batches (see orchestration/rules.py). -#}
 {% macro accepted_batches(column='batch_id') -%}
     {{ column }} in (select batch_id from {{ source('raw', 'load_batches') }} where status = 'accepted')

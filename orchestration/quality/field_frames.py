@@ -11,9 +11,18 @@ import duckdb
 import pandas as pd
 
 from orchestration.quality.frames import GOVERNORATE_PCODE, governorate_join, register_reference
-from orchestration.rules import KI_SENTINELS, count_sql, hrp_code_sql, unparseable_count_sql
+from orchestration.reference import ki_need_choices
+from orchestration.rules import (
+    KI_SENTINELS,
+    count_sql,
+    hrp_code_sql,
+    unparseable_count_sql,
+    validation_status_sql,
+)
 
 HOUSEHOLD_COUNTS = ("idp_households", "returnee_households", "host_households")
+# The headline flag's yes, as dbt's yes_no macro reads it.
+HEADLINE_YES = "('yes', 'y', 'true', '1')"
 
 
 def _bad_count(column: str, allowed: tuple[str, ...] = ()) -> str:
@@ -22,6 +31,17 @@ def _bad_count(column: str, allowed: tuple[str, ...] = ()) -> str:
     cell = f'"{column}"'
     allowed_sql = f"trim({cell}) not in {allowed} and " if allowed else ""
     return f"coalesce({allowed_sql}({unparseable_count_sql(cell)} or {count_sql(cell)} < 0), false)::int"
+
+
+def _unknown_needs(column: str) -> str:
+    """The words of a select_multiple cell that are not choices of the form, or null: staging
+    splits the cell as this does, and dbt's test of the needs would fail the whole build."""
+    choices = ", ".join(f"'{choice}'" for choice in ki_need_choices())
+    words = f"string_split(lower(trim(coalesce({column}, ''))), ' ')"
+    return (
+        f"nullif(array_to_string(list_filter({words}, lambda need: need <> '' "
+        f"and not list_contains([{choices}], need)), ' '), '')"
+    )
 
 
 def ki_report_frame(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> pd.DataFrame:
@@ -37,7 +57,8 @@ def ki_report_frame(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> pd.
             {GOVERNORATE_PCODE} as governorate_pcode,
             {" + ".join(_bad_count(c, KI_SENTINELS) for c in HOUSEHOLD_COUNTS)}
                 as unparseable_household_cells,
-            coalesce(r.validation_status, '') as validation_status,
+            coalesce({validation_status_sql("r.validation_status")}, '') as validation_status,
+            {_unknown_needs("r.priority_needs")} as unknown_priority_needs,
             r.informant_key
         from raw.kobo_ki_reports as r
         {governorate_join("r", "place_id")}
@@ -72,8 +93,13 @@ def cluster_activity_frame(con: duckdb.DuckDBPyConnection, batch_ids: list[str])
             batch_id,
             source_row_number,
             {hrp_code_sql("hrp_code")} as hrp_code,
-            activity,
+            trim(activity) as activity,  -- as staging keys it
             lower(trim(headline)) as headline,
+            -- the second and later headline indicators of a project (staging allows one)
+            case when lower(trim(headline)) in {HEADLINE_YES} then row_number() over (
+                partition by batch_id, {hrp_code_sql("hrp_code")}, lower(trim(headline)) in {HEADLINE_YES}
+                order by source_row_number
+            ) end as headline_of_project,
             lower(trim(unit)) as unit,
             {_bad_count("target")} as unparseable_count_cells
         from raw.cluster_activities
@@ -95,9 +121,13 @@ def cluster_reach_frame(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) ->
             year(try_cast(r.reference_month as date)) <> try_cast(r.workbook_year as integer)
                 as month_outside_year,
             {hrp_code_sql("r.hrp_code")} as hrp_code,
-            r.activity,
+            trim(r.activity) as activity,
             {GOVERNORATE_PCODE} as governorate_pcode,
             lower(trim(r.population_group)) as population_group,
+            -- a month's row of a series as staging keys it (int_cluster_reach_monthly's key)
+            trim(r.governorate) as governorate,
+            coalesce(nullif(trim(r.district), ''), '(not given)') as district,
+            regexp_replace(lower(trim(r.population_group)), 's$', '') as population_group_key,
             {" + ".join(_bad_count(c) for c in counts)} as unparseable_count_cells,
             case when {count_sql("r.female")} is not null and {count_sql("r.male")} is not null
                 then {count_sql("r.female")} + {count_sql("r.male")} - {count_sql("r.total")}

@@ -59,8 +59,7 @@ renamed as (
         try_cast(kobo_id as bigint) as kobo_id,
         try_cast(submission_time as timestamp) as submitted_at,
         coalesce(
-            nullif(replace(trim(validation_status), 'validation_status_', ''), ''),
-            'not_validated'
+            {{ validation_status('validation_status') }}, 'not_validated'
         ) as validation_status,
         informant_key,
         coalesce(marked_test = 'true', false) as is_test_submission,
