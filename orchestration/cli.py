@@ -217,19 +217,22 @@ def print_summary() -> None:
     print(
         f"  IDPs (individuals):      {idps:>12,} in {locations:,} locations"
         if idps is not None
-        else "  IDPs (individuals):      no IDP list of the round passed the gate"
+        else "  IDPs (individuals):      no accepted IDP list of the round"
     )
     print(
         f"  Returnees (individuals): {returnees:>12,}"
         if returnees is not None
-        else "  Returnees (individuals): no returnee list of the round passed the gate"
+        else "  Returnees (individuals): no accepted returnee list of the round"
     )
     projects, years, reports, rounds = field
     print(f"  HRP projects: {projects} over {years} year(s); KI reports: {reports:,} over {rounds} round(s)")
     print(f"Warehouse: {settings.warehouse_path()}")
     published = published_round(settings.published_dir())
-    if published:
-        print(f"Published: {published[0]} ({settings.published_dir() / LATEST})")
+    print(
+        f"Published: {published[0]} ({settings.published_dir() / LATEST})"
+        if published
+        else "Published: nothing yet"
+    )
     choice = choose_round(settings.warehouse_path())
     if key != choice.latest and key not in {held.partition_key for held in choice.withheld}:
         try:
@@ -420,7 +423,7 @@ def run(everything: bool) -> int:
         None
         if everything
         else sorted(
-            set(landing.pending_partitions(files, status.known_files, status.conflicted))
+            set(landing.pending_partitions(files, status.known_files, status.conflicted, status.held_bytes))
             | set(status.unfinished_rounds)
         )
     )
@@ -442,24 +445,31 @@ def run(everything: bool) -> int:
         return 0 if ok else 1
     if wanted == []:
         if publication_is_current():
+            # Refused as versions of one list or workbook that arrived together, until only one
+            # is left.
+            in_conflict = landing.in_conflict(files, status.conflicted)
+            versions = sorted(f.name for f in in_conflict)
             # Neither loaded nor refused: the KI exports and workbooks whose rows all wait.
             waiting = [
                 f.name
                 for f in landing.field_files(files)
-                if (f.name, landing.fingerprint(f)) not in status.known_files
+                if f not in in_conflict and landing.is_new(f, status.known_files, status.held_bytes)
             ]
-            # Refused as versions of one list that arrived together, until only one is left.
-            versions = sorted(f.name for f in landing.in_conflict(files, status.conflicted))
             exceptions = [
                 f"{len(names)} {why}: {', '.join(names[:5])}{' …' if len(names) > 5 else ''}"
                 for names, why in (
                     (waiting, "whose rows wait for a round's master list"),
-                    (versions, "refused as versions of one list with different rows, until one is left"),
+                    (
+                        versions,
+                        "refused as versions of one list or workbook with different rows, until one is left",
+                    ),
                 )
                 if names
             ]
+            # With no round publishable, nothing is published: the summary below says why.
+            done = "loaded and published" if published_round(settings.published_dir()) else "loaded"
             print(
-                f"Every file in {landing_dir} is already loaded and published (dtm run --all reloads them)"
+                f"Every file in {landing_dir} is already {done} (dtm run --all reloads them)"
                 + (f", except {'; and '.join(exceptions)}." if exceptions else ".")
             )
             print_summary()

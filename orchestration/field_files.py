@@ -201,8 +201,9 @@ def ki_batches(
 
 
 def cluster_batches(
-    book: ClusterWorkbook, source_name: str, calendar: RoundCalendar, wanted: set[str]
+    book: ClusterWorkbook, source_name: str, calendar: RoundCalendar, wanted: set[str], series: str
 ) -> FieldBatches:
+    """The workbook's batches of the wanted rounds, of the series it continues (workbook_versions)."""
     result = FieldBatches()
     keys, main = workbook_partitions(book, calendar)
     if main is None:
@@ -231,7 +232,7 @@ def cluster_batches(
                     sheet.sheet,
                     sheet.header_row,
                     rows.assign(workbook_year=year),
-                    source_name,
+                    series,
                     sheet.header_map,
                     sheet.unknown_columns,
                 )

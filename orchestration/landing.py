@@ -14,7 +14,10 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
+from python_calamine import CalamineError, CalamineWorkbook
+
 from orchestration.field_files import file_footprint
+from orchestration.readers.cluster_sheets import SHEETS
 from orchestration.readers.round_files import RejectedFile, RoundFile, file_digest, read_master_list
 from orchestration.reference import read_seed
 from orchestration.rounds import NAMING_HINT, RoundCalendar, RoundId, parse_round_text
@@ -85,7 +88,21 @@ def scan(landing: Path) -> list[LandingFile]:
     return found
 
 
+def _is_cluster_workbook(path: Path) -> bool:
+    """A workbook with a cluster's three sheets, whatever its name says (a programme unit names
+    its workbook as it likes: `CCCM_2019.xlsx`)."""
+    if path.suffix.lower() not in FAMILY_SUFFIXES["cluster_sheet"]:
+        return False
+    try:
+        sheets = {sheet.strip().lower() for sheet in CalamineWorkbook.from_path(str(path)).sheet_names}
+    except (CalamineError, OSError):  # not a workbook that opens: the master-list reader says why
+        return False
+    return {sheet.lower() for sheet in SHEETS.values()} <= sheets
+
+
 def _identify_from_content(path: Path, name: str) -> LandingFile:
+    if _is_cluster_workbook(path):
+        return LandingFile(path, name, None, None, "cluster_sheet")
     read = read_master_list(path)
     if isinstance(read, RejectedFile):
         return LandingFile(path, name, None, None, None, read=read)
@@ -152,28 +169,61 @@ def touched_partitions(changed: list[LandingFile], files: list[LandingFile]) -> 
     return touched
 
 
+def is_new(
+    landing_file: LandingFile,
+    known_files: Collection[tuple[str, str]],
+    held_bytes: Collection[tuple[str | None, str | None, str]] = (),
+) -> bool:
+    """Whether the warehouse has not seen the file: neither under its name with its bytes (loaded
+    or refused) nor as a byte copy, under another name, of its round's list or of a KI export or
+    workbook it holds (`held_bytes`, WarehouseStatus): a copy's rows are loaded already, and a
+    run that loads it changes nothing, so `dtm run` offered it again after every run. A byte copy
+    of an earlier round's file under this round's name is new, and is refused when it loads,
+    naming both files."""
+    sha256 = fingerprint(landing_file)
+    if (landing_file.name, sha256) in known_files:
+        return False
+    if landing_file.family in FIELD_FAMILIES:
+        return (None, None, sha256) not in held_bytes
+    if landing_file.round_id is not None:
+        return (landing_file.round_id.partition_key, landing_file.list_type, sha256) not in held_bytes
+    return True
+
+
 def pending_partitions(
     files: list[LandingFile],
-    known_files: set[tuple[str, str]],
+    known_files: Collection[tuple[str, str]],
     conflicted: Collection[tuple[str, str]] = (),
+    held_bytes: Collection[tuple[str | None, str | None, str]] = (),
 ) -> list[str]:
-    """Rounds with a file the warehouse has not seen under that name with those bytes (loaded or
-    refused): a byte copy of an earlier round's file under a new name is new, and is refused
-    when it loads, naming both files. A version of a list refused with the others that arrived
-    with it (`conflicted`, list_versions) is new again once no other refused version is left."""
-    new = [f for f in files if (f.name, fingerprint(f)) not in known_files]
+    """Rounds with a file the warehouse has not seen (is_new). A version of a list refused with
+    the others that arrived with it (`conflicted`, list_versions) is new again once no other
+    refused version is left."""
+    new = [f for f in files if is_new(f, known_files, held_bytes)]
     return sorted(touched_partitions([f for f in new if f not in in_conflict(new, conflicted)], files))
 
 
 def in_conflict(files: list[LandingFile], conflicted: Collection[tuple[str, str]]) -> set[LandingFile]:
-    """The files refused as versions of one list (`conflicted`) that still have another such
-    version beside them, with other bytes, for the same round and list."""
+    """The files refused as versions of one list or workbook (`conflicted`: list_versions,
+    workbook_versions) that still have another such version beside them, with other bytes: of
+    the same round and list, or cluster workbooks of the same year."""
     names = {name for name, _ in conflicted}  # hashed only when the name was refused so
-    by_list: dict[tuple[str, str | None], dict[LandingFile, str]] = {}
+    by_list: dict[tuple, dict[LandingFile, str]] = {}
     for f in files:
-        if f.round_id is not None and f.name in names and (f.name, sha := fingerprint(f)) in conflicted:
-            by_list.setdefault((f.round_id.partition_key, f.list_type), {})[f] = sha
+        refused = f.name in names and (f.name, sha := fingerprint(f)) in conflicted
+        if refused and (group := _versions_of(f, sha)) is not None:
+            by_list.setdefault(group, {})[f] = sha
     return {f for versions in by_list.values() if len(set(versions.values())) > 1 for f in versions}
+
+
+def _versions_of(landing_file: LandingFile, sha256: str) -> tuple | None:
+    """What a file is a version of: its round's list, or a cluster workbook of its year."""
+    if landing_file.round_id is not None:
+        return (landing_file.round_id.partition_key, landing_file.list_type)
+    if landing_file.family == "cluster_sheet":
+        footprint = file_footprint(landing_file.path, landing_file.family, sha256)
+        return None if footprint is None else ("cluster_sheet", footprint.year)
+    return None
 
 
 def field_partitions(landing_file: LandingFile, rounds: RoundCalendar) -> set[str] | None:

@@ -51,7 +51,7 @@ def new_versions(
     return versions
 
 
-def _value(cell: object, is_count: bool) -> object:
+def comparable(cell: object, is_count: bool) -> object:
     """A cell as the comparison sees it: a count as a number (`1,234` and `1234` are one count),
     else its trimmed text ("" for an empty cell)."""
     if cell is None or (not isinstance(cell, str) and pd.isna(cell)):
@@ -72,7 +72,7 @@ def rows_held(read: RoundFile) -> Counter:
     counts = count_columns(list(read.frame.columns))
     columns = [c for c in KEY_COLUMNS if c in read.frame.columns] + counts
     return Counter(
-        tuple((c, _value(row[c], c in counts)) for c in columns)
+        tuple((c, comparable(row[c], c in counts)) for c in columns)
         for row in read.frame[columns].to_dict("records")
     )
 
@@ -83,7 +83,7 @@ def _summary(read: RoundFile) -> str:
     text = f"{len(read.frame):,} locations"
     if "individuals" not in read.frame.columns:
         return text
-    individuals = (_value(cell, True) for cell in read.frame["individuals"])
+    individuals = (comparable(cell, True) for cell in read.frame["individuals"])
     return f"{text}, {sum(n for n in individuals if isinstance(n, int)):,} individuals"
 
 

@@ -18,7 +18,7 @@ from typing import Protocol, TypeVar
 
 import duckdb
 
-from orchestration import landing, list_versions, retention, review, writer_lock
+from orchestration import landing, list_versions, retention, review, workbook_versions, writer_lock
 from orchestration.field_files import FieldRead, cluster_batches, footprint_of, ki_batches, read_field_file
 from orchestration.informants import resolve_secret
 from orchestration.landing_news import Known, needs_reading, read_known, sha256_of
@@ -148,8 +148,8 @@ def load_rounds(
             outcome = load_round_file(con, result, landing_file.name)
             report.outcomes.append(outcome)
             log.info(f"[{done}/{len(todo)}] {landing_file.name}: {outcome.rows:,} rows {outcome.status}")
-        withdraw_loaded_conflicts(con)
         _load_field_files(con, files, field_reads, set(keys), secret, report, log)
+        withdraw_loaded_conflicts(con)
         report.retention_blanked = retention.erase_expired(con)
         if report.retention_blanked:
             log.info(f"Retention: personal columns of {report.retention_blanked:,} KI report(s) blanked")
@@ -291,16 +291,17 @@ def _load_field_files(
     rounds = landing.calendar(files)
     erased = retention.erased_keys(con)
     by_name = {f.name: f for f in files}
+    series = workbook_versions.decide(con, {n: r for n, r in reads.items() if isinstance(r, ClusterWorkbook)})
     for name, read in reads.items():
-        if isinstance(read, RejectedFile):
-            error = read.renamed(name)
+        if isinstance(refusal := series.get(name, read), RejectedFile):
+            error = refusal.renamed(name)
             _refuse(con, report, error, None, by_name[name].family)
             log.warning(f"refused {error}")
             continue
         footprint = footprint_of(read)
         record_footprint(con, read.sha256, footprint.family, footprint.year, footprint.days)
         if isinstance(read, ClusterWorkbook):
-            found = cluster_batches(read, name, rounds, keys)
+            found = cluster_batches(read, name, rounds, keys, series[name])
         else:
             found = ki_batches(read, name, rounds, keys, secret, erased)
         if found.erased_rows:

@@ -290,8 +290,11 @@ class Batch:
 
     @property
     def batch_id(self) -> str:
-        series = f"/{self.series}" if self.series else ""
-        return f"{self.round_id.partition_key}/{self.list_type}{series}/{self.sha256[:16]}"
+        # A field file's batch is named by its file, which need not be its series (a workbook
+        # continues the series of the one it replaces, workbook_versions): a copy under another
+        # name is a batch of its own, so the warehouse records that it was loaded.
+        source = f"/{self.source_file}" if self.series else ""
+        return f"{self.round_id.partition_key}/{self.list_type}{source}/{self.sha256[:16]}"
 
 
 def insert_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> LoadOutcome:
@@ -557,6 +560,19 @@ class WarehouseStatus:
     # (landing name, sha256) of files refused as one of several versions of a list that arrived
     # together: not known, so that a run loads the one left once the others are gone
     conflicted: set[tuple[str, str]] = field(default_factory=set)
+    # (round, list type, sha256) of every master list's batch; (None, None, sha256) of every KI
+    # export's and workbook's: the bytes a copy under another name brings again (landing.is_new)
+    held_bytes: set[tuple[str | None, str | None, str]] = field(default_factory=set)
+
+
+# A master list's batch holds its bytes for its round and list; a field file's for any round.
+HELD_BYTES_SQL = f"""
+    select distinct
+        case when list_type in {tuple(MASTER_LIST_TABLES)} then partition_key end,
+        case when list_type in {tuple(MASTER_LIST_TABLES)} then list_type end,
+        source_sha256
+    from raw.load_batches
+"""
 
 
 def warehouse_status(path: Path) -> WarehouseStatus:
@@ -580,7 +596,10 @@ def warehouse_status(path: Path) -> WarehouseStatus:
                 [CONFLICT],
             ).fetchall()
         }
-        return WarehouseStatus(known - conflicted, unfinished_rounds(con), built_project(con), conflicted)
+        held_bytes = set(con.execute(HELD_BYTES_SQL).fetchall())
+        return WarehouseStatus(
+            known - conflicted, unfinished_rounds(con), built_project(con), conflicted, held_bytes
+        )
 
 
 def table_checksums(path: Path, schema: str) -> dict[str, tuple[int, int]]:

@@ -53,6 +53,9 @@ def field_run(tmp_path_factory):
     books.mkdir()
     generate_cluster_workbooks(books)
     shutil.copy(books / workbook_name(2018), landing_dir / workbook_name(2018))
+    # A second download of it beside it: one workbook, its projects counted once (loaded as two
+    # workbooks, every project was twice and dbt's uniqueness tests failed the build).
+    shutil.copy(books / workbook_name(2018), landing_dir / workbook_name(2018).replace(".xlsx", " (1).xlsx"))
     for path in FIELD.iterdir():
         shutil.copy(path, landing_dir / path.name)
     warehouse = WarehouseResource(
