@@ -38,18 +38,31 @@ class BuildScope:
     project_changed: bool  # the dbt project differs from the one that built the marts
 
 
+# A model's `meta` key naming the raw tables whose batches its read of the batch ledger is about.
+LEDGER_OF = "ledger_of"
+
+
 def reached_nodes(manifest: Mapping[str, Any], raw_tables: Collection[str]) -> set[str]:
     """Unique ids of every node downstream of these raw tables (dbt sources of schema raw).
 
     A staging model of a data table also reads raw.load_batches (its accepted batches): its
     rows change only when batches of its own table changed, and those tables are among
-    `raw_tables` then, so a change of raw.load_batches alone does not reach it."""
+    `raw_tables` then, so a change of raw.load_batches alone does not reach it. Likewise a
+    model that reads the ledger's staging for some tables' batches only (its `meta.ledger_of`:
+    int_cluster_projects_withheld, the workbooks' quarantined sheets): a batch's status is set
+    in the run that loads it into its table, so the ledger alone reaches it only when one of
+    those tables changed."""
     project = manifest["metadata"].get("project_name", "dtm_warehouse")
     children, parents = manifest["child_map"], manifest["parent_map"]
     ledger = f"source.{project}.raw.load_batches"
+    ledger_views = {node for node, above in parents.items() if above == [ledger]}
 
     def via_own_table(child: str) -> bool:
         return any(p.startswith("source.") and p != ledger for p in parents.get(child, []))
+
+    def about_other_tables(child: str) -> bool:
+        meta = manifest["nodes"].get(child, {}).get("config", {}).get("meta", {})
+        return LEDGER_OF in meta and not set(meta[LEDGER_OF]) & set(raw_tables)
 
     reached: set[str] = set()
     stack = [f"source.{project}.raw.{table}" for table in raw_tables]
@@ -57,6 +70,8 @@ def reached_nodes(manifest: Mapping[str, Any], raw_tables: Collection[str]) -> s
         node = stack.pop()
         for child in children.get(node, []):
             if child in reached or (node == ledger and via_own_table(child)):
+                continue
+            if node in ledger_views and about_other_tables(child):
                 continue
             reached.add(child)
             stack.append(child)

@@ -59,6 +59,21 @@ def test_a_cluster_workbook_reaches_the_project_marts_only():
     assert "idps_by_governorate" not in reached and "fct_idp_locations" not in reached
 
 
+def test_the_ledger_reaches_the_withheld_projects_only_with_a_workbooks_sheets():
+    """int_cluster_projects_withheld reads the batch ledger for the workbooks' Activities and
+    Reach batches: a master list's batches (the ledger and its own table) leave it and the
+    project marts out; a Reach sheet's batches reach it."""
+    manifest = load_manifest()
+    master_list = _names(manifest, reached_nodes(manifest, {"dtm_idp_master_list", "load_batches"}))
+    assert "int_cluster_projects_withheld" not in master_list and "round_files" in master_list
+    reach = _names(manifest, reached_nodes(manifest, {"cluster_reach", "load_batches"}))
+    assert {
+        "int_cluster_projects_withheld",
+        "project_beneficiaries_vs_budget",
+        "project_reach_by_month",
+    } <= reach
+
+
 def test_build_arguments_per_scope():
     vars_ = ["--vars", json.dumps(DBT_VARS)]
     changed = BuildScope(["IRQ-conflict-R134-2024-12"], frozenset({"dtm_idp_master_list"}), False)

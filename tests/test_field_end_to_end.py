@@ -124,6 +124,15 @@ REAL_2018 = {
 }
 
 
+def test_every_projects_people_reached_is_counted_when_its_sheets_passed(field_run):
+    statuses = query(
+        field_run,
+        "select year, people_reached_status, count(*), count(people_reached) "
+        "from marts.project_beneficiaries_vs_budget group by all order by 1",
+    )
+    assert statuses == [(2018, "counted", 6, 6), (2019, "counted", 1, 1)]
+
+
 def test_2018_projects_carry_ioms_real_budgets_targets_and_needs(field_run):
     rows = query(
         field_run,

@@ -113,17 +113,29 @@ def _projects_chart(con, partition_key):
     frame = con.execute(
         f"""
         select split_part(hrp_code, '/', 2) || ' ' || split_part(hrp_code, '/', 3) as project,
-               budget_usd / 1e6 as budget_musd, people_reached, target_beneficiaries
+               budget_usd / 1e6 as budget_musd, people_reached, target_beneficiaries,
+               split_part(people_reached_status, ':', 1) as status
         from {PUBLISHED_SCHEMA}.project_beneficiaries_vs_budget
         where year = ? order by budget_usd
         """,
         [year],
     ).df()
+    counted = frame[frame["people_reached"].notna()]
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 0.6 * len(frame) + 1.8), sharey=True)
     left.barh(frame["project"], frame["budget_musd"], color="#4472C4")
     left.set_xlabel("Budget (USD million)")
     left.invert_xaxis()
-    right.barh(frame["project"], frame["people_reached"], color="#70AD47", label="people reached (headline)")
+    right.barh(
+        counted["project"],
+        counted["people_reached"].astype(float),
+        color="#70AD47",
+        label="people reached (headline)" if len(counted) else None,
+    )
+    # A project whose reach is not counted has no bar, and says so: no bar is not none reached.
+    for row in frame[frame["people_reached"].isna()].itertuples():
+        right.annotate(
+            row.status, (0.01, row.project), xycoords=("axes fraction", "data"), va="center", fontsize=8
+        )
     right.scatter(
         frame["target_beneficiaries"],
         frame["project"],

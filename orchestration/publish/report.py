@@ -205,7 +205,7 @@ def write_report(
     )
     year = project_year(con, partition_key)
     projects = frame(
-        "select hrp_code, cluster, budget_usd, target_beneficiaries, people_reached, "
+        "select hrp_code, cluster, budget_usd, target_beneficiaries, people_reached, people_reached_status, "
         "share_of_target_reached, budget_per_person_reached_usd, iom_identified_needs_usd, "
         "needs_gap_to_budget_usd "
         f"from {PUBLISHED_SCHEMA}.project_beneficiaries_vs_budget where year = ? order by hrp_code",

@@ -13,6 +13,10 @@ monthly as (
     select * from {{ ref('project_reach_by_month') }}
 ),
 
+withheld as (
+    select * from {{ ref('int_cluster_projects_withheld') }}
+),
+
 headline as (
     select
         workbook_year,
@@ -37,40 +41,28 @@ reached as (
     group by year, hrp_code
 ),
 
-final as (
+-- People reached is counted by the headline indicator, from sheets that all passed the gate;
+-- otherwise it is not known, which is not zero.
+counted as (
     select
-        projects.workbook_year as year,
-        projects.hrp_code,
-        projects.cluster,
-        projects.project_title,
-        projects.budget_usd,
-        projects.target_total as target_beneficiaries,
-        projects.target_female,
-        projects.target_male,
-        projects.target_idps,
-        projects.target_returnees,
-        projects.target_host_community,
-        projects.target_newly_displaced,
+        projects.*,
         headline.headline_activity,
         headline.headline_unit,
         headline.headline_target,
-        coalesce(reached.people_reached, 0) as people_reached,
+        reached.people_reached,
         reached.people_reached_female,
         reached.people_reached_male,
         reached.reached_through_month,
-        coalesce(reached.months_reported, 0) as months_reported,
-        round(coalesce(reached.people_reached, 0) / nullif(projects.target_total, 0), 4)
-            as share_of_target_reached,
-        round(projects.budget_usd / nullif(projects.target_total, 0), 2)
-            as budget_per_targeted_person_usd,
-        round(projects.budget_usd / nullif(reached.people_reached, 0), 2)
-            as budget_per_person_reached_usd,
-        projects.iom_identified_needs_usd,
-        projects.iom_identified_needs_people,
-        projects.iom_identified_needs_usd - projects.budget_usd as needs_gap_to_budget_usd,
-        projects.funding_received_usd,
-        projects.budget_usd - projects.funding_received_usd as funding_gap_usd,
-        projects.source_file
+        reached.months_reported,
+        case
+            when withheld.hrp_code is not null
+                then
+                    'withheld: its workbook''s '
+                    || withheld.quarantined_sheets
+                    || ' failed the gate'
+            when headline.headline_activity is null then 'not counted: no headline indicator'
+            else 'counted'
+        end as people_reached_status
     from projects
     left join headline
         on
@@ -80,6 +72,56 @@ final as (
         on
             projects.workbook_year = reached.year
             and projects.hrp_code = reached.hrp_code
+    left join withheld
+        on
+            projects.workbook_year = withheld.workbook_year
+            and projects.hrp_code = withheld.hrp_code
+),
+
+final as (
+    select
+        workbook_year as year,
+        hrp_code,
+        cluster,
+        project_title,
+        budget_usd,
+        target_total as target_beneficiaries,
+        target_female,
+        target_male,
+        target_idps,
+        target_returnees,
+        target_host_community,
+        target_newly_displaced,
+        headline_activity,
+        headline_unit,
+        headline_target,
+        people_reached_status,
+        case when people_reached_status = 'counted' then coalesce(people_reached, 0) end
+            as people_reached,
+        case when people_reached_status = 'counted' then people_reached_female end
+            as people_reached_female,
+        case when people_reached_status = 'counted' then people_reached_male end
+            as people_reached_male,
+        case when people_reached_status = 'counted' then reached_through_month end
+            as reached_through_month,
+        case when people_reached_status = 'counted' then coalesce(months_reported, 0) end
+            as months_reported,
+        case
+            when people_reached_status = 'counted'
+                then round(coalesce(people_reached, 0) / nullif(target_total, 0), 4)
+        end as share_of_target_reached,
+        round(budget_usd / nullif(target_total, 0), 2) as budget_per_targeted_person_usd,
+        case
+            when people_reached_status = 'counted'
+                then round(budget_usd / nullif(people_reached, 0), 2)
+        end as budget_per_person_reached_usd,
+        iom_identified_needs_usd,
+        iom_identified_needs_people,
+        iom_identified_needs_usd - budget_usd as needs_gap_to_budget_usd,
+        funding_received_usd,
+        budget_usd - funding_received_usd as funding_gap_usd,
+        source_file
+    from counted
 )
 
 select * from final

@@ -15,6 +15,10 @@ projects as (
     where not is_totals_row
 ),
 
+withheld as (
+    select * from {{ ref('int_cluster_projects_withheld') }}
+),
+
 headline as (
     select
         reach.workbook_year,
@@ -46,11 +50,15 @@ final as (
         headline.people_reached,
         headline.people_reached_female,
         headline.people_reached_male,
-        cast(sum(headline.people_reached) over (
-            partition by headline.workbook_year, headline.hrp_code
-            order by headline.reporting_month
-            rows between unbounded preceding and current row
-        ) as bigint) as people_reached_to_date,
+        -- to date: not for a project some of whose months failed the gate (it would be short)
+        case
+            when withheld.hrp_code is null
+                then cast(sum(headline.people_reached) over (
+                        partition by headline.workbook_year, headline.hrp_code
+                        order by headline.reporting_month
+                        rows between unbounded preceding and current row
+                    ) as bigint)
+        end as people_reached_to_date,
         projects.target_total as target_beneficiaries,
         round(people_reached_to_date / nullif(projects.target_total, 0), 4)
             as share_of_target_reached_to_date,
@@ -61,6 +69,10 @@ final as (
         on
             headline.workbook_year = projects.workbook_year
             and headline.hrp_code = projects.hrp_code
+    left join withheld
+        on
+            headline.workbook_year = withheld.workbook_year
+            and headline.hrp_code = withheld.hrp_code
 )
 
 select * from final

@@ -110,6 +110,7 @@ above_target as (
         'people' as unit,
         source_file
     from beneficiaries
+    where people_reached is not null  -- a project whose reach is not counted is not within target
 ),
 
 detected as (
