@@ -113,6 +113,13 @@ def workbook_partitions(book: ClusterWorkbook, calendar: RoundCalendar) -> tuple
     return keys, main
 
 
+def reach_rounds(book: ClusterWorkbook, calendar: RoundCalendar) -> frozenset[str]:
+    """Every round a workbook's reach rows fall in (its totals rows' included), whatever a load
+    takes of them."""
+    keys, main = workbook_partitions(book, calendar)
+    return frozenset(keys.dropna()) if main is not None else frozenset()
+
+
 @dataclass(frozen=True)
 class Footprint:
     """When a field file's rows fall: a KI export's submission days, a workbook's year and its

@@ -19,7 +19,14 @@ from typing import Protocol, TypeVar
 import duckdb
 
 from orchestration import landing, list_versions, retention, review, workbook_versions, writer_lock
-from orchestration.field_files import FieldRead, cluster_batches, footprint_of, ki_batches, read_field_file
+from orchestration.field_files import (
+    FieldRead,
+    cluster_batches,
+    footprint_of,
+    ki_batches,
+    reach_rounds,
+    read_field_file,
+)
 from orchestration.informants import resolve_secret
 from orchestration.landing_news import Known, needs_reading, read_known, sha256_of
 from orchestration.quality.gate import GateOutcome, gate_pending
@@ -148,13 +155,14 @@ def load_rounds(
             outcome = load_round_file(con, result, landing_file.name)
             report.outcomes.append(outcome)
             log.info(f"[{done}/{len(todo)}] {landing_file.name}: {outcome.rows:,} rows {outcome.status}")
-        _load_field_files(con, files, field_reads, set(keys), secret, report, log)
+        workbooks = _load_field_files(con, files, field_reads, set(keys), secret, report, log)
         withdraw_loaded_conflicts(con)
         report.retention_blanked = retention.erase_expired(con)
         if report.retention_blanked:
             log.info(f"Retention: personal columns of {report.retention_blanked:,} KI report(s) blanked")
         docs = database.parent / "quality"
         report.gates = {list_type: gate_pending(con, list_type, docs, label) for list_type in ALL_RAW_TABLES}
+        workbook_versions.retire_rounds_left_out(con, workbooks)
         for gate in report.gates.values():
             log.info(
                 f"Gate {gate.list_type}: {gate.validated_rows:,} rows in {gate.seconds} s, "
@@ -286,9 +294,11 @@ def _load_field_files(
     secret: str | None,
     report: LoadReport,
     log: Log,
-) -> None:
-    """Load the run's rounds' rows of every KI export and cluster workbook; note what waits."""
+) -> list[workbook_versions.Version]:
+    """Load the run's rounds' rows of every KI export and cluster workbook; note what waits.
+    The workbooks loaded, with the rounds their reach rows fall in."""
     rounds = landing.calendar(files)
+    workbooks = []
     erased = retention.erased_keys(con)
     by_name = {f.name: f for f in files}
     series = workbook_versions.decide(con, {n: r for n, r in reads.items() if isinstance(r, ClusterWorkbook)})
@@ -298,10 +308,14 @@ def _load_field_files(
             _refuse(con, report, error, None, by_name[name].family)
             log.warning(f"refused {error}")
             continue
+        if isinstance(replaced := series.get(name), workbook_versions.Replaced):
+            log.info(f"{name}: replaced by {replaced.by}, a later version of its workbook: not loaded again")
+            continue
         footprint = footprint_of(read)
         record_footprint(con, read.sha256, footprint.family, footprint.year, footprint.days)
         if isinstance(read, ClusterWorkbook):
             found = cluster_batches(read, name, rounds, keys, series[name])
+            workbooks.append(workbook_versions.Version(read.sha256, series[name], reach_rounds(read, rounds)))
         else:
             found = ki_batches(read, name, rounds, keys, secret, erased)
         if found.erased_rows:
@@ -314,6 +328,7 @@ def _load_field_files(
                 log.info(f"{name} → {outcome.batch_id}: {outcome.rows:,} rows loaded")
     for note in report.waiting:
         log.info(note)
+    return workbooks
 
 
 # What the UI shows of each table's accepted rows per round (counts only: no personal data).

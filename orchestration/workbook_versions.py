@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import duckdb
 
@@ -157,21 +158,37 @@ def _against_loaded(name: str, book: ClusterWorkbook, year_held: list[Held]) -> 
     return RejectedFile(name, reason, sha256=book.sha256)
 
 
+@dataclass(frozen=True)
+class Replaced:
+    """A loaded workbook a later version replaced (none of its batches stands): read again for
+    a round its rows newly fall in, it loads nothing, or it would supersede its replacement there."""
+
+    by: str
+
+
+Decision = str | RejectedFile | Replaced
+
+
 def resolve(
     books: dict[str, ClusterWorkbook],
     year_held: dict[int, list[Held]],
     loaded: dict[tuple[str, str], str],
-) -> dict[str, str | RejectedFile]:
-    """Each workbook read by a load (by name): the series its batches carry, or its refusal.
-    `loaded`: the series of files the warehouse has batches of, by (name, sha256): a file read
-    again (its batches of other rounds) continues its series."""
-    decisions: dict[str, str | RejectedFile] = {}
+) -> dict[str, Decision]:
+    """Each workbook read by a load (by name): the series its batches carry, its refusal, or
+    that it was replaced. `loaded`: the series of files the warehouse has batches of, by (name,
+    sha256): a file read again (its batches of other rounds) continues its series, unless a later
+    version holds the series now."""
+    decisions: dict[str, Decision] = {}
     new = []
     for name, book in sorted(books.items()):
-        if (series := loaded.get((name, book.sha256))) is not None:
-            decisions[name] = series
-        else:
+        if (series := loaded.get((name, book.sha256))) is None:
             new.append(name)
+            continue
+        standing = next((h for h in year_held.get(book.year, []) if h.series == series), None)
+        if standing is not None and name not in standing.files:
+            decisions[name] = Replaced(" and ".join(sorted(standing.files)))
+        else:
+            decisions[name] = series
     for year in sorted({books[name].year for name in new}):
         names = [name for name in new if books[name].year == year]
         projects = {name: projects_of(books[name]) for name in names}
@@ -202,9 +219,7 @@ def resolve(
     return decisions
 
 
-def decide(
-    con: duckdb.DuckDBPyConnection, books: dict[str, ClusterWorkbook]
-) -> dict[str, str | RejectedFile]:
+def decide(con: duckdb.DuckDBPyConnection, books: dict[str, ClusterWorkbook]) -> dict[str, Decision]:
     """resolve() against what the warehouse holds."""
     if not books:
         return {}
@@ -212,3 +227,44 @@ def decide(
     for series in held(con):
         by_year.setdefault(series.year, []).append(series)
     return resolve(books, by_year, series_of_files(con))
+
+
+@dataclass(frozen=True)
+class Version:
+    """A workbook a load read: its bytes, its series, and the rounds its reach rows fall in."""
+
+    sha256: str
+    series: str
+    reach_rounds: frozenset[str]
+
+
+def retire_rounds_left_out(con: duckdb.DuckDBPyConnection, versions: list[Version]) -> None:
+    """Once a version's reach is accepted, the reach of the earlier versions of its workbook in
+    rounds it has no rows for goes too: a corrected workbook that drops a month (a month typed
+    wrong, reported twice) otherwise left the first version's rows of that month in the marts,
+    where no batch of the new version superseded them (the gate supersedes round by round). A
+    version whose reach failed the gate retires nothing: the last good one stays."""
+    for version in versions:
+        con.execute(
+            """
+            update raw.load_batches as older
+            set status = 'superseded', status_changed_at = ?,
+                status_reason = 'replaced by ' || newer.source_file || ', which has no rows for this round'
+            from (
+                select any_value(source_file) as source_file from raw.load_batches
+                where source_sha256 = ? and series = ? and list_type = 'cluster_reach'
+                    and status = 'accepted'
+            ) as newer
+            where newer.source_file is not null and older.series = ? and older.list_type = 'cluster_reach'
+                and older.status = 'accepted' and older.source_sha256 <> ?
+                and older.partition_key not in (select unnest(?::varchar[]))
+            """,
+            [
+                datetime.now(UTC).replace(tzinfo=None),
+                version.sha256,
+                version.series,
+                version.series,
+                version.sha256,
+                sorted(version.reach_rounds),
+            ],
+        )

@@ -197,3 +197,74 @@ def test_a_workbook_sharing_some_projects_of_a_loaded_one_is_refused_naming_it(r
     # (the refused one is refused again, as every refused KI export or workbook is in a load)
     assert [r.file for r in load(database, folder, "another cluster").refused] == [part.name]
     assert [code for code, _, _ in accepted_projects(database)] == [PROJECT, "IRQ19/HEALTH/900003", SECOND]
+
+
+def without_months(target: Path, months: tuple[str, ...]) -> Path:
+    """The 2019 test workbook re-issued without its reach rows of these months."""
+    book = openpyxl.load_workbook(Path(__file__).parent / "fixtures" / "field_files" / WORKBOOK)
+    reach = book["Reach"]
+    for row in range(reach.max_row, 1, -1):
+        if reach.cell(row, 1).value in months:
+            reach.delete_rows(row)
+    book.save(target)
+    return target
+
+
+def accepted_reach(database: Path) -> list[tuple]:
+    with duckdb.connect(str(database), read_only=True) as con:
+        return con.execute(
+            "select distinct reference_month, r.source_file from raw.cluster_reach as r "
+            "join raw.load_batches using (batch_id) where status = 'accepted' and row_kind = 'data' "
+            "order by 1"
+        ).fetchall()
+
+
+def test_a_reissue_without_some_months_takes_the_first_versions_rows_of_them_out(rounds, tmp_path):
+    """The workbook re-issued without March and April (a month typed wrong, say): the first
+    version's reach of Round 109 was left in the marts, where no batch of the re-issue
+    superseded it."""
+    folder = landing_with(rounds, tmp_path)
+    shutil.copy(Path(__file__).parent / "fixtures" / "field_files" / WORKBOOK, folder / WORKBOOK)
+    database = tmp_path / "dtm.duckdb"
+    load(database, folder, "first")
+    assert [month for month, _ in accepted_reach(database)] == [
+        "2019-01-01",
+        "2019-02-01",
+        "2019-03-01",
+        "2019-04-01",
+    ]
+    without_months(folder / WORKBOOK, ("2019-03", "2019-04"))
+    load(database, folder, "re-issue")
+    assert [month for month, _ in accepted_reach(database)] == ["2019-01-01", "2019-02-01"]
+    with duckdb.connect(str(database), read_only=True) as con:
+        (reason,) = con.execute(
+            "select status_reason from raw.load_batches where list_type = 'cluster_reach' "
+            "and partition_key like 'IRQ-conflict-R109-%' and status = 'superseded'"
+        ).fetchall()[0]
+    assert reason == f"replaced by {WORKBOOK}, which has no rows for this round"
+
+
+def test_a_replaced_workbook_left_in_the_landing_folder_loads_nothing_for_a_new_round(tmp_path):
+    """The first version stays beside its corrected one (another name, sorting before it). When
+    Round 109 arrives, both are read for their March and April rows: the replaced one loads
+    nothing, so it cannot supersede the corrected one there."""
+    everything = tmp_path / "everything"
+    generator.generate(everything, {107, 108, 109}, xlsx=False, field_families=False)
+    folder = tmp_path / "landing"
+    shutil.copytree(everything, folder, ignore=shutil.ignore_patterns("Round109_*"))
+    shutil.copy(Path(__file__).parent / "fixtures" / "field_files" / WORKBOOK, folder / WORKBOOK)
+    database = tmp_path / "dtm.duckdb"
+    load(database, folder, "first")
+    corrected = workbook(folder / "Cluster_sheets_test_2019 corrected.xlsx", budget=1_200_000)
+    load(database, folder, "corrected")
+    for path in everything.glob("Round109_*"):
+        shutil.copy(path, folder / path.name)
+    report = load(database, folder, "round 109")
+    assert report.refused == []
+    assert {source for _, source in accepted_reach(database)} == {corrected.name}
+    assert [month for month, _ in accepted_reach(database)] == [
+        "2019-01-01",
+        "2019-02-01",
+        "2019-03-01",
+        "2019-04-01",
+    ]
