@@ -31,6 +31,8 @@ class FieldBatches:
     batches: list[Batch] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)  # rows no known round holds yet, and why
     erased_rows: int = 0
+    # every round a workbook's reach rows fall in (its totals rows' too), whatever a load takes
+    reach_rounds: frozenset[str] = frozenset()
 
 
 def read_placeable_ki_export(path: Path) -> KiExport:
@@ -111,13 +113,6 @@ def workbook_partitions(book: ClusterWorkbook, calendar: RoundCalendar) -> tuple
     main = main_round(book.year, set(keys.dropna()), calendar)
     keys = keys.where(months.notna() & (reach["row_kind"] == "data"), main)
     return keys, main
-
-
-def reach_rounds(book: ClusterWorkbook, calendar: RoundCalendar) -> frozenset[str]:
-    """Every round a workbook's reach rows fall in (its totals rows' included), whatever a load
-    takes of them."""
-    keys, main = workbook_partitions(book, calendar)
-    return frozenset(keys.dropna()) if main is not None else frozenset()
 
 
 @dataclass(frozen=True)
@@ -223,6 +218,7 @@ def cluster_batches(
     if keys.isna().any():
         months = reach.frame["reporting_month"][keys.isna()].map(parse_month)
         result.waiting += _waiting_note(source_name, "reach row(s)", months, calendar)
+    result.reach_rounds = frozenset(keys.dropna())
     pieces = [("cluster_reach", key, rows) for key, rows in frame.groupby(keys, sort=True)]
     pieces += [(lt, main, book.sheets[lt].frame) for lt in ("cluster_project", "cluster_activity")]
     year = str(book.year)

@@ -19,14 +19,7 @@ from typing import Protocol, TypeVar
 import duckdb
 
 from orchestration import landing, list_versions, retention, review, workbook_versions, writer_lock
-from orchestration.field_files import (
-    FieldRead,
-    cluster_batches,
-    footprint_of,
-    ki_batches,
-    reach_rounds,
-    read_field_file,
-)
+from orchestration.field_files import FieldRead, cluster_batches, footprint_of, ki_batches, read_field_file
 from orchestration.informants import resolve_secret
 from orchestration.landing_news import Known, needs_reading, read_known, sha256_of
 from orchestration.quality.gate import GateOutcome, gate_pending
@@ -301,21 +294,25 @@ def _load_field_files(
     workbooks = []
     erased = retention.erased_keys(con)
     by_name = {f.name: f for f in files}
-    series = workbook_versions.decide(con, {n: r for n, r in reads.items() if isinstance(r, ClusterWorkbook)})
+    decisions = workbook_versions.decide(
+        con, {n: r for n, r in reads.items() if isinstance(r, ClusterWorkbook)}
+    )
     for name, read in reads.items():
-        if isinstance(refusal := series.get(name, read), RejectedFile):
-            error = refusal.renamed(name)
+        # a workbook's decision stands for its read: its series, its refusal, or its replacement
+        decision = decisions.get(name, read)
+        if isinstance(decision, RejectedFile):
+            error = decision.renamed(name)
             _refuse(con, report, error, None, by_name[name].family)
             log.warning(f"refused {error}")
             continue
-        if isinstance(replaced := series.get(name), workbook_versions.Replaced):
-            log.info(f"{name}: replaced by {replaced.by}, a later version of its workbook: not loaded again")
+        if isinstance(decision, workbook_versions.Replaced):
+            log.info(f"{name}: replaced by {decision.by}, a later version of its workbook: not loaded again")
             continue
         footprint = footprint_of(read)
         record_footprint(con, read.sha256, footprint.family, footprint.year, footprint.days)
         if isinstance(read, ClusterWorkbook):
-            found = cluster_batches(read, name, rounds, keys, series[name])
-            workbooks.append(workbook_versions.Version(read.sha256, series[name], reach_rounds(read, rounds)))
+            found = cluster_batches(read, name, rounds, keys, decision)
+            workbooks.append(workbook_versions.Version(read.sha256, decision, found.reach_rounds))
         else:
             found = ki_batches(read, name, rounds, keys, secret, erased)
         if found.erased_rows:

@@ -127,14 +127,30 @@ def hrp_code(text: str) -> str:
     return _HRP_SEPARATOR.sub("/", _HRP_SPACE.sub("", text.strip(" "))).upper()
 
 
-# --- KoBo's validation status ---------------------------------------------------------------
-# `_validation_status` as KoBo writes it, field names or labels (`validation_status_on_hold`,
-# `On hold`), to one of approved | not_approved | on_hold; empty is null (not validated yet).
-VALIDATION_STATUS_SQL = "nullif(replace(replace(lower(trim({0})), 'validation_status_', ''), ' ', '_'), '')"
+# --- KoBo choices and yes/no flags -------------------------------------------------------------
+# A choice as its XML name, whether the export wrote the name or the label (`Not available` →
+# not_available); a select_multiple cell's words; `_validation_status` (`validation_status_on_hold`,
+# `On hold`) as approved | not_approved | on_hold, empty as null (not validated yet); a yes/no
+# flag of a cluster sheet (headline, cumulative) as a boolean, anything else null.
+KOBO_CHOICE_SQL = "nullif(regexp_replace(lower(trim({0})), '\\s+', '_', 'g'), '')"
+KOBO_CHOICES_SQL = "string_split(lower(trim({0})), ' ')"
+VALIDATION_STATUS_SQL = f"nullif(replace({KOBO_CHOICE_SQL}, 'validation_status_', ''), '')"
+YES_NO_SQL = (
+    "case when lower(trim({0})) in ('yes', 'y', 'true', '1') then true "
+    "when lower(trim({0})) in ('no', 'n', 'false', '0') then false end"
+)
+
+
+def kobo_choices_sql(expression: str) -> str:
+    return _apply(KOBO_CHOICES_SQL, expression)
 
 
 def validation_status_sql(expression: str) -> str:
     return _apply(VALIDATION_STATUS_SQL, expression)
+
+
+def yes_no_sql(expression: str) -> str:
+    return _apply(YES_NO_SQL, expression)
 
 
 # --- Accepted batches --------------------------------------------------------------------------
@@ -173,10 +189,17 @@ DBT_MACROS = {
     "ki_count": (KI_COUNT_SQL, "A KI household estimate; KoBo's don't-know codes are null."),
     "name_key": (NAME_KEY_SQL, "The form two spellings of a name share: ASCII letters and digits."),
     "hrp_code": (HRP_CODE_SQL, "An HRP code as OCHA writes it: IRQ18/CCCM/124317."),
+    "kobo_choice": (
+        KOBO_CHOICE_SQL,
+        "A KoBo choice as its XML name, whether the export wrote the name or the label "
+        "('Not available' → not_available).",
+    ),
+    "kobo_choices": (KOBO_CHOICES_SQL, "The words (choices) of a KoBo select_multiple cell."),
     "validation_status": (
         VALIDATION_STATUS_SQL,
         "KoBo's validation status, field name or label: approved, not_approved, on_hold or null.",
     ),
+    "yes_no": (YES_NO_SQL, "A sheet's yes/no flag as a boolean; anything else is null."),
 }
 
 

@@ -14,7 +14,9 @@ re-issue), else the one whose projects it holds (a corrected version under anoth
 that shares projects with a loaded workbook and replaces none of them is refused, naming it.
 Workbooks that arrive together sharing projects are one workbook when their rows are the same
 (a copy), else refused each, naming the others, until only one is left (as list_versions does
-for master lists).
+for master lists). A replaced version left in the landing folder loads nothing more (Replaced),
+and once a version's reach passes the gate, the earlier versions' reach of rounds it has no
+rows for goes too (retire_rounds_left_out).
 """
 
 from __future__ import annotations

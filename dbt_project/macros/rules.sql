@@ -21,9 +21,24 @@
     upper(regexp_replace(regexp_replace(trim({{ expression }}), '\s+', '', 'g'), '[-_\\]', '/', 'g'))
 {%- endmacro %}
 
+{#- A KoBo choice as its XML name, whether the export wrote the name or the label ('Not available' → not_available). -#}
+{% macro kobo_choice(expression) -%}
+    nullif(regexp_replace(lower(trim({{ expression }})), '\s+', '_', 'g'), '')
+{%- endmacro %}
+
+{#- The words (choices) of a KoBo select_multiple cell. -#}
+{% macro kobo_choices(expression) -%}
+    string_split(lower(trim({{ expression }})), ' ')
+{%- endmacro %}
+
 {#- KoBo's validation status, field name or label: approved, not_approved, on_hold or null. -#}
 {% macro validation_status(expression) -%}
-    nullif(replace(replace(lower(trim({{ expression }})), 'validation_status_', ''), ' ', '_'), '')
+    nullif(replace(nullif(regexp_replace(lower(trim({{ expression }})), '\s+', '_', 'g'), ''), 'validation_status_', ''), '')
+{%- endmacro %}
+
+{#- A sheet's yes/no flag as a boolean; anything else is null. -#}
+{% macro yes_no(expression) -%}
+    case when lower(trim({{ expression }})) in ('yes', 'y', 'true', '1') then true when lower(trim({{ expression }})) in ('no', 'n', 'false', '0') then false end
 {%- endmacro %}
 
 {#- Only rows of accepted batches (see orchestration/rules.py). -#}

@@ -16,13 +16,13 @@ from orchestration.rules import (
     KI_SENTINELS,
     count_sql,
     hrp_code_sql,
+    kobo_choices_sql,
     unparseable_count_sql,
     validation_status_sql,
+    yes_no_sql,
 )
 
 HOUSEHOLD_COUNTS = ("idp_households", "returnee_households", "host_households")
-# The headline flag's yes, as dbt's yes_no macro reads it.
-HEADLINE_YES = "('yes', 'y', 'true', '1')"
 
 
 def _bad_count(column: str, allowed: tuple[str, ...] = ()) -> str:
@@ -37,7 +37,7 @@ def _unknown_needs(column: str) -> str:
     """The words of a select_multiple cell that are not choices of the form, or null: staging
     splits the cell as this does, and dbt's test of the needs would fail the whole build."""
     choices = ", ".join(f"'{choice}'" for choice in ki_need_choices())
-    words = f"string_split(lower(trim(coalesce({column}, ''))), ' ')"
+    words = kobo_choices_sql(f"coalesce({column}, '')")
     return (
         f"nullif(array_to_string(list_filter({words}, lambda need: need <> '' "
         f"and not list_contains([{choices}], need)), ' '), '')"
@@ -96,8 +96,8 @@ def cluster_activity_frame(con: duckdb.DuckDBPyConnection, batch_ids: list[str])
             trim(activity) as activity,  -- as staging keys it
             lower(trim(headline)) as headline,
             -- the second and later headline indicators of a project (staging allows one)
-            case when lower(trim(headline)) in {HEADLINE_YES} then row_number() over (
-                partition by batch_id, {hrp_code_sql("hrp_code")}, lower(trim(headline)) in {HEADLINE_YES}
+            case when {yes_no_sql("headline")} then row_number() over (
+                partition by batch_id, {hrp_code_sql("hrp_code")}, {yes_no_sql("headline")}
                 order by source_row_number
             ) end as headline_of_project,
             lower(trim(unit)) as unit,

@@ -81,7 +81,7 @@ renamed as (
         -- columns (label exports); choices as XML names either way.
         case
             when nullif(trim(priority_needs), '') is not null
-                then string_split(lower(trim(priority_needs)), ' ')
+                then {{ kobo_choices('priority_needs') }}
             else list_filter([
                     {%- for need in needs %}
                         case when trim(priority_needs__{{ need }}) = '1' then '{{ need }}' end
