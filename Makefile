@@ -66,8 +66,10 @@ service-stop: install
 	$(BIN)/dtm service stop
 
 ## make test: the whole test suite but the service tests (which start real servers)
+# A module's tests on one worker (they share its loaded warehouse), handed out in conftest's
+# order, longest first (--no-loadscope-reorder), so that the two workers end together.
 test: install manifest
-	$(BIN)/pytest -n 2 --dist loadfile -m "not service"
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not service"
 
 ## make test-service: the service tests: PostgreSQL, the daemon, the webserver and the code
 ## server started for real, a round run by the sensor and the queue

@@ -119,6 +119,13 @@ def load_rounds(
         )
         if not results[-1].success:
             return RunSequence(results)
+    from orchestration.defs.dbt_plan import marts_are_current
+
+    if marts_are_current(database):
+        # A reload of files already loaded (`dtm run --all`): a build would rebuild every model
+        # and test of the whole history to the same rows.
+        print("The load changed nothing the marts are built from: they stand as they are", flush=True)
+        return RunSequence(results)
     results.append(build_marts(defs, instance))
     return RunSequence(results)
 
@@ -480,7 +487,10 @@ def run(everything: bool) -> int:
         return 0 if ok else 1
     result = load_rounds(defs, instance, files, wanted)
     if result is not None and result.success:
-        publish(defs, instance)
+        if publication_is_current():  # a reload that changed nothing
+            print("The publication is current: nothing to publish again (dtm publish does it anyway)")
+        else:
+            publish(defs, instance)
     print_summary()
     return 0 if result is not None and result.success else 1
 

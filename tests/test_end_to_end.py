@@ -358,6 +358,9 @@ def test_reloading_changes_nothing_and_a_reissue_replaces_its_round(loaded):
     before = query(loaded, "select * from marts.idps_by_governorate order by all")
     again = load_rounds(loaded["defs"], loaded["instance"], landing.scan(loaded["landing"]))
     assert again.success
+    # the load run only: it changed nothing the marts are built from, so no build follows
+    jobs = [loaded["instance"].get_run_by_id(run_id).job_name for run_id in again.run_ids]
+    assert jobs == ["load_rounds"]
     assert query(loaded, "select * from marts.idps_by_governorate order by all") == before
     assert query(
         loaded, "select count(*) from raw.load_batches where status in ('pending', 'superseded')"
