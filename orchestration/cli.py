@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import os
+import shutil
 import sys
 import time
 from collections import Counter
@@ -395,6 +397,11 @@ def dagster_instance() -> dg.DagsterInstance:
     """The Dagster home's instance, disposed at exit: its SQLite databases are closed, so their
     write-ahead logs are folded in, before the process ends (process_exit skips the teardown
     that would otherwise close them)."""
+    home = settings.dagster_home()
+    if not (home / "dagster.yaml").exists():  # as the Makefile prepares it
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(settings.PROJECT_ROOT / "config" / "dagster.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
     instance = dg.DagsterInstance.get()
     atexit.register(instance.dispose)
     return instance
@@ -538,6 +545,9 @@ def _postgres_serves(published: tuple[str, object]) -> bool:
 
 def publish_command_run(round_text: str | None) -> int:
     """`dtm publish`: the latest publishable round, or the folder of the one asked for."""
+    if not settings.warehouse_path().exists():
+        print(f"No warehouse yet at {settings.warehouse_path()}: `dtm run` loads the landing folder first.")
+        return 1
     from orchestration.definitions import defs
 
     ok = publish(defs, dagster_instance(), round_text).success

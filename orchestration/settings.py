@@ -38,6 +38,12 @@ def published_dir() -> Path:
     return _path("DTM_PUBLISHED_DIR", data_dir() / "published")
 
 
+def dagster_home() -> Path:
+    """Dagster's run history and instance settings: the Makefile's folder unless told otherwise
+    (`.venv/bin/dtm` run by hand finds the same history as `make run`)."""
+    return _path("DAGSTER_HOME", PROJECT_ROOT / ".dagster_home")
+
+
 def marts_postgres() -> str | None:
     """Where the published marts are also served from PostgreSQL: a libpq connection string for
     the pipeline's owner role (`host=… port=… dbname=… user=…`), its password from libpq's

@@ -86,3 +86,47 @@ def test_a_home_written_by_dagsters_default_storage_keeps_its_history(tmp_path, 
     with _instance(home, monkeypatch) as instance:
         assert len(instance.get_runs()) == 3
         assert len(instance.fetch_materializations(dg.AssetKey("counted"), limit=10).records) == 3
+
+
+def test_dtm_run_by_hand_keeps_its_history_where_the_makefile_does(tmp_path, monkeypatch):
+    """`.venv/bin/dtm` outside make: DAGSTER_HOME unset means the Makefile's folder, and a Dagster
+    home without settings gets the project's (storage, the writer's pool), as make prepares it."""
+    from orchestration import settings
+    from orchestration.cli import dagster_instance
+
+    makefile = (ROOT / "Makefile").read_text()
+    assert "export DAGSTER_HOME ?= $(CURDIR)/.dagster_home" in makefile
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert settings.dagster_home() == ROOT / ".dagster_home"
+
+    home = tmp_path / "not yet made" / "home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    instance = dagster_instance()
+    try:
+        assert isinstance(instance, KeptSqliteInstance)
+        assert Path(instance.root_directory) == home
+        assert (home / "dagster.yaml").read_text() == (ROOT / "config" / "dagster.yaml").read_text()
+        instance.add_dynamic_partitions("rounds", ["IRQ-conflict-R134-2024-12"])
+    finally:
+        instance.dispose()
+    # what the next `dtm` finds: the same history
+    again = dagster_instance()
+    try:
+        assert again.get_dynamic_partitions("rounds") == ["IRQ-conflict-R134-2024-12"]
+    finally:
+        again.dispose()
+
+
+def test_publishing_before_anything_was_loaded_says_what_to_do(tmp_path):
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DTM_")},
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "DTM_DATA_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("dtm")), "publish"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    database = tmp_path / "warehouse" / "dtm.duckdb"
+    assert done.stdout.strip() == f"No warehouse yet at {database}: `dtm run` loads the landing folder first."
+    assert done.stderr == ""
