@@ -123,7 +123,7 @@ def load_rounds(
             return RunSequence(results)
     from orchestration.defs.dbt_plan import marts_are_current
 
-    if marts_are_current(database):
+    if marts_are_current(database, instance, defs.resolve_job_def("build_marts").tags):
         # A reload of files already loaded (`dtm run --all`): a build would rebuild every model
         # and test of the whole history to the same rows.
         print("The load changed nothing the marts are built from: they stand as they are", flush=True)

@@ -37,6 +37,12 @@ class BuildScope:
     changed_tables: frozenset[str]  # raw tables with rows new since the last build; empty = all
     project_changed: bool  # the dbt project differs from the one that built the marts
 
+    @property
+    def changes_nothing(self) -> bool:
+        """No round, raw table or project changed since the last build: a build of the changed
+        rounds would make the same marts (build_marts launched so rebuilds everything)."""
+        return not (self.rounds or self.changed_tables or self.project_changed)
+
 
 # A model's `meta` key naming the raw tables whose batches its read of the batch ledger is about.
 LEDGER_OF = "ledger_of"

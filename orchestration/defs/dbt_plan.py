@@ -88,34 +88,29 @@ def planned_selection(assets_def: dg.AssetsDefinition, scope: BuildScope) -> Sel
     )
 
 
-def marts_are_current(database: Path) -> bool:
-    """The last successful build built every batch, ledger row and sign-off the warehouse holds,
-    with this dbt project: a build now would change no mart (build_marts launched by hand
-    rebuilds every model and test all the same). False when the warehouse cannot be read now."""
+def scope_now(database: Path, instance: dg.DagsterInstance, tags: Mapping[str, str]) -> BuildScope | None:
+    """What a build with these tags launched now covers, read from the warehouse; None when there
+    is no warehouse or raw layer yet, or another process is writing it (a sensor does not wait)."""
     with connect_now(database) as con:
         if con is None:
-            return False
+            return None
         try:
-            return (
-                not changed_raw_tables(con)
-                and not unfinished_rounds(con)
-                and built_project(con) == project_digest()
-            )
-        except duckdb.CatalogException:  # no raw layer yet
-            return False
+            return read_scope(con, instance, tags)
+        except duckdb.CatalogException:  # no raw layer yet: the first build, of everything
+            return None
 
 
 def launch_selection(
     assets_def: dg.AssetsDefinition, database: Path, instance: dg.DagsterInstance, tags: Mapping[str, str]
 ) -> Selection | None:
-    """What a build launched now plans, read from the warehouse; None (every asset and check)
-    when there is no warehouse yet, or another process is writing it: a sensor does not wait,
-    and the build then runs everything its run plans."""
-    with connect_now(database) as con:
-        if con is None:  # no warehouse yet, or held by a writer: plan everything
-            return None
-        try:
-            scope = read_scope(con, instance, tags)
-        except duckdb.CatalogException:  # no raw layer yet: the first build, of everything
-            return None
-    return planned_selection(assets_def, scope)
+    """What a build launched now plans; None (every asset and check) when its scope cannot be
+    read now: the build then runs everything its run plans."""
+    scope = scope_now(database, instance, tags)
+    return None if scope is None else planned_selection(assets_def, scope)
+
+
+def marts_are_current(database: Path, instance: dg.DagsterInstance, tags: Mapping[str, str]) -> bool:
+    """A build with these tags launched now would change no mart: the last successful build
+    built every batch, ledger row and sign-off the warehouse holds, with this dbt project."""
+    scope = scope_now(database, instance, tags)
+    return scope is not None and scope.changes_nothing
